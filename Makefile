@@ -1,0 +1,65 @@
+# SITHS helpdesk assistant. The two commands a newcomer needs:
+#   make run    set up what is missing, train if the data changed, start everything
+#   make test   set up what is missing, run every test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# --- Ports and paths: the one place for them (override on the command line) ---
+export RASA_PORT ?= 5005
+export ACTION_PORT ?= 5055
+export DATA_DIR ?= $(CURDIR)/var
+export RASA_TRACKER_DB ?= $(DATA_DIR)/rasa/tracker.db
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook
+export SITE_CONFIG ?= $(CURDIR)/site.yml
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/current.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+
+.PHONY: help setup train run shell test lint validate bench clean
+
+help:
+	@echo "make run     set up, train if needed, start the bot (REST + socket.io on :$(RASA_PORT))"
+	@echo "make test    set up, train if needed, run every test"
+	@echo "make shell   chat with the running bot in this terminal"
+	@echo "make bench   NLU accuracy, reply latency, training time, memory"
+	@echo "make lint    ruff;  make validate: rasa data validate"
+
+setup:
+	@scripts/setup.sh
+
+# Trains only when the training data, domain or config changed.
+$(MODEL): $(TRAINING_INPUTS) | setup
+	$(RASA) train --fixed-model-name current --out models
+
+train: setup $(MODEL)
+
+run: setup $(MODEL)
+	@scripts/run.sh
+
+shell: setup
+	@$(PY) -m bot.chat_cli --url http://127.0.0.1:$(RASA_PORT)
+
+validate: setup
+	$(RASA) data validate --fail-on-warnings
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup $(MODEL)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: setup $(MODEL)
+	$(PY) benchmarks/bench_bot.py
+
+clean:
+	rm -rf models build .pytest_cache .ruff_cache
+
+-include mk/*.mk

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Start everything for `make run`: the action server, the card agent (when
+# present) and Rasa. Ctrl-C stops them all. Ports and paths come from the
+# Makefile (RASA_PORT, ACTION_PORT, DATA_DIR, RASA_TRACKER_DB).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+logs="$DATA_DIR/logs"
+mkdir -p "$logs" "$(dirname "$RASA_TRACKER_DB")"
+pids=()
+stop_all() {
+  trap - EXIT INT TERM
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop_all EXIT INT TERM
+
+SANIC_HOST=127.0.0.1 .venv/bin/rasa run actions --port "$ACTION_PORT" --actions actions \
+  >"$logs/actions.log" 2>&1 &
+pids+=($!)
+
+if [ -f cardagent/__main__.py ]; then
+  .venv/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
+  pids+=($!)
+fi
+
+api=()
+if [ -n "${RASA_API_TOKEN:-}" ]; then
+  api=(--enable-api --auth-token "$RASA_API_TOKEN")
+fi
+.venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/current.tar.gz \
+  --credentials credentials.yml --endpoints endpoints.yml "${api[@]}" \
+  --log-file "$logs/rasa.log" >"$logs/rasa.out" 2>&1 &
+pids+=($!)
+
+printf 'Starting Rasa (about 30-60 s) ...'
+for _ in $(seq 1 180); do
+  if curl -fs "http://127.0.0.1:$RASA_PORT/" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+    echo; echo "Rasa did not start; see $logs/rasa.out"; exit 1
+  fi
+  printf '.'; sleep 1
+done
+cat <<MSG
+
+The SITHS helpdesk bot is running.
+  Chat in this terminal:  make shell          (in another terminal)
+  REST:   curl -s http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
+            -H 'Content-Type: application/json' \\
+            -d '{"sender":"test","message":"Vad kostar en ny PUK-kod?"}'
+  socket.io: http://127.0.0.1:$RASA_PORT/socket.io
+  Logs: $logs/    Conversations: $RASA_TRACKER_DB
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}"
+echo "A process stopped; stopping the rest. See $logs/."
