@@ -1,0 +1,1 @@
+"""The SITHS helpdesk bot's own Python: Rasa components, channels, NLG and tools."""
