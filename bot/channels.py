@@ -1,0 +1,81 @@
+"""Rasa input channels that hide codes and personnummer before Rasa sees them.
+
+``credentials.yml`` uses these instead of Rasa's ``rest`` and ``socketio``
+channels. They keep the same URLs (``/webhooks/rest/webhook`` and
+``/socket.io``); the only change is that every incoming message passes
+:func:`bot.masking.mask_sensitive` first, so NLU, the tracker store, the logs
+and the action server only ever get the masked text. When something was
+masked, the user is told, once per message, never to write codes in the chat.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+
+from bot.masking import contains_placeholder, mask_sensitive
+
+CODE_NOTICE = (
+    "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
+    "Jag har tagit bort det ur ditt meddelande och sparar det inte."
+)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+def masking_handler(on_new_message: OnNewMessage) -> OnNewMessage:
+    """Wrap Rasa's message handler so it only ever gets masked text."""
+
+    async def handle(message: UserMessage) -> Any:
+        result = mask_sensitive(message.text or "")
+        message.text = result.text
+        if (result.found or contains_placeholder(result.text)) and message.output_channel:
+            await message.output_channel.send_text_message(message.sender_id, CODE_NOTICE)
+        return await on_new_message(message)
+
+    return handle
+
+
+class MaskingRestInput(RestInput):
+    """Rasa's REST channel (same path) with masking."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    async def _extract_sender(self, req: Request) -> Text:
+        body = req.json
+        if not isinstance(body, dict):
+            raise InvalidUsage("Body must be a JSON object with 'sender' and 'message'.")
+        sender = body.get("sender")
+        if not isinstance(sender, str) or not sender.strip() or len(sender) > 256:
+            raise InvalidUsage("'sender' must be a non-empty string (max 256 characters).")
+        return sender
+
+    def _extract_message(self, req: Request) -> Text:
+        # Masked already here, so that even Rasa's own error logging in the
+        # REST handler never sees the raw text.
+        message = req.json.get("message")
+        if not isinstance(message, str):
+            raise InvalidUsage("'message' must be a string.")
+        return mask_sensitive(message).text
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(masking_handler(on_new_message))
+
+
+class MaskingSocketIOInput(SocketIOInput):
+    """Rasa's socket.io channel (same path and events) with masking."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "socketio"
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(masking_handler(on_new_message))
