@@ -1,0 +1,32 @@
+"""The bot's responses as a user sees them: domain.yml texts with site.yml filled in."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Dict, List
+
+from rasa.core.nlg.interpolator import interpolate_text
+from rasa.shared.core.domain import Domain
+
+from bot.local_stack import REPO
+from bot.site_config import load_site_config
+
+
+@lru_cache(maxsize=1)
+def domain() -> Domain:
+    return Domain.load(str(REPO / "domain.yml"))
+
+
+def rendered(response: str) -> str:
+    """The text of ``response`` with links and contacts filled in."""
+    variants = domain().responses[response]
+    return interpolate_text(variants[0]["text"], load_site_config().template_values())
+
+
+def joined(messages: List[Dict[str, Any]]) -> str:
+    """All texts of one bot turn, joined as the channel split them."""
+    return "\n\n".join(m.get("text", "") for m in messages if m.get("text"))
+
+
+def buttons(messages: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    return [b for m in messages for b in (m.get("buttons") or [])]
