@@ -44,7 +44,10 @@ class Servicecenter:
     @property
     def contact(self) -> str:
         """One line a user can act on: phone, e-mail and web page."""
-        return f"{self.name}: telefon {self.phone}, e-post {self.email} eller [webbplatsen]({self.url})"
+        return (
+            f"{self.name}: telefon {self.phone}, e-post {self.email} "
+            f"eller [webbplatsen]({self.url})"
+        )
 
 
 @dataclass(frozen=True)
