@@ -1,0 +1,83 @@
+"""``python -m cardagent``: run the agent with uvicorn on 127.0.0.1:8765 (by default)."""
+
+from __future__ import annotations
+
+import argparse
+import logging.config
+import sys
+from typing import Any
+
+from cardagent.config import ConfigError, load_settings
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """uvicorn-compatible logging config with the personnummer mask on every handler."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"mask": {"()": "cardagent.identifiers.MaskingLogFilter"}},
+        "formatters": {
+            "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["mask"],
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "cardagent": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+            "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cardagent", description="SITHS card agent")
+    parser.add_argument(
+        "--print-token", action="store_true", help="print the bearer token and exit"
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"cardagent: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from cardagent.api import create_app
+    from cardagent.tokenfile import load_or_create_token
+
+    if args.print_token:
+        print(load_or_create_token(settings.token_file, settings.token))
+        return 0
+    log_cfg = logging_config(settings.log_level)
+    logging.config.dictConfig(log_cfg)
+    app = create_app(settings)
+    log = logging.getLogger("cardagent")
+    log.info(
+        "card agent on http://%s:%s, PKCS#11 module %s%s, token in %s",
+        settings.host,
+        settings.port,
+        settings.pkcs11_module,
+        f" (demo card {settings.demo_card})" if settings.demo_card else "",
+        "CARDAGENT_TOKEN" if settings.token else settings.token_file,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_cfg,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

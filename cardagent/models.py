@@ -1,0 +1,178 @@
+"""API response models (pydantic v1 syntax, as Rasa pins pydantic 1.10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any, Dict, List, Optional, Type
+
+from pydantic import BaseModel as _PydanticBaseModel
+from pydantic import Field
+
+
+class BaseModel(_PydanticBaseModel):
+    """pydantic v1 model whose JSON schema marks Optional fields as nullable (OpenAPI 3.1)."""
+
+    class Config:
+        @staticmethod
+        def schema_extra(schema: Dict[str, Any], model: Type[_PydanticBaseModel]) -> None:
+            props = schema.get("properties", {})
+            for field in model.__fields__.values():
+                prop = props.get(field.alias)
+                if prop is None or not field.allow_none or "anyOf" in prop:
+                    continue
+                title = prop.pop("title", None)
+                description = prop.pop("description", None)
+                new: Dict[str, Any] = {"anyOf": [prop, {"type": "null"}]}
+                if title:
+                    new["title"] = title
+                if description:
+                    new["description"] = description
+                props[field.alias] = new
+
+
+class CardStateName(StrEnum):
+    no_reader = "no_reader"
+    no_card = "no_card"
+    not_upgraded = "not_upgraded"
+    upgraded = "upgraded"
+    upgraded_with_old_restored = "upgraded_with_old_restored"
+    replacement_level2 = "replacement_level2"
+    expiring_soon = "expiring_soon"
+    expired = "expired"
+    pin_blocked = "pin_blocked"
+    not_a_siths_card = "not_a_siths_card"
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(..., description="Machine-readable error code")
+    message: str = Field(..., description="Short Swedish message for the user")
+    detail: Optional[str] = Field(None, description="Technical detail (English)")
+
+
+class ValidationItem(BaseModel):
+    loc: List[str]
+    msg: str
+
+
+class ValidationErrorOut(BaseModel):
+    error: str = Field(..., description="Always invalid_request")
+    message: str
+    detail: List[ValidationItem]
+
+
+class ReaderOut(BaseModel):
+    name: str
+    card_present: bool
+    atr: Optional[str] = Field(None, description="Answer-to-reset, hex bytes")
+
+
+class ReadersOut(BaseModel):
+    readers: List[ReaderOut]
+
+
+class IdentifierOut(BaseModel):
+    kind: str = Field(..., description="hsa_id, personnummer, samordningsnummer, unknown or none")
+    value: str = Field(..., description="HSA-id in full; personnummer masked as YYYYMMDD-****")
+    valid: bool
+
+
+class CertificateOut(BaseModel):
+    token_label: str
+    token_serial: str
+    label: str
+    id: str = Field(..., description="CKA_ID, hex")
+    subject: str
+    issuer: str
+    serial_number: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    days_left: int
+    expired: bool
+    key_usage: List[str]
+    extended_key_usage: List[str]
+    policy_oids: List[str]
+    identifier: IdentifierOut
+    assurance_level: Optional[int]
+    ca_family: Optional[str] = Field(
+        None, description="siths_eid, siths_legacy or null (not SITHS)"
+    )
+    purpose: str = Field(..., description="authentication, signature or unknown")
+    fingerprint_sha256: str
+
+
+class PinOut(BaseModel):
+    role: Optional[str] = Field(None, description="legitimering or underskrift")
+    status: str = Field(..., description="ok, count_low, final_try or locked")
+    retries_left: Optional[int]
+    sources: List[str]
+
+
+class TokenOut(BaseModel):
+    label: str
+    serial: str
+    manufacturer: str
+    model: str
+    flags: List[str]
+    pin: PinOut
+    certificates: List[CertificateOut]
+
+
+class TokensOut(BaseModel):
+    reader: Optional[str]
+    tokens: List[TokenOut]
+
+
+class NextStepOut(BaseModel):
+    action: str = Field(..., description="Machine-readable next step")
+    text: str = Field(..., description="Swedish advice, from the upgrade FAQ")
+    faq: Optional[str] = Field(None, description="The FAQ question the advice comes from")
+
+
+class WarningOut(BaseModel):
+    code: str
+    text: str
+
+
+class CardOut(BaseModel):
+    reader: str
+    atr: Optional[str]
+    serial: Optional[str] = Field(None, description="Card serial when the card tells it")
+
+
+class CardDetailsOut(BaseModel):
+    base_state: Optional[str] = Field(
+        None, description="Card type behind expiring_soon/expired/pin_blocked"
+    )
+    readers: List[ReaderOut]
+    card: Optional[CardOut]
+    tokens: List[TokenOut]
+    certificate_count: int
+    assurance_level: Optional[int]
+    certificate_profile: Optional[str]
+    has_hsa_id: bool = False
+    has_personnummer: bool = False
+    has_samordningsnummer: bool = False
+    blocked_pins: List[str] = []
+    final_try_pins: List[str] = []
+    earliest_expiry: Optional[dt.datetime]
+    days_left: Optional[int]
+
+
+class CardStateOut(BaseModel):
+    state: CardStateName
+    explanation: str = Field(..., description="Short Swedish explanation")
+    next_step: NextStepOut
+    warnings: List[WarningOut]
+    details: CardDetailsOut
+    checked_at: dt.datetime
+    read_ms: float
+
+
+class AgentInfoOut(BaseModel):
+    name: str
+    version: str
+    pkcs11_module: str
+    demo_card: Optional[str]
+    pcsc_probe: bool
+    expiry_warning_days: int

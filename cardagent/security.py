@@ -1,0 +1,152 @@
+"""Request security: bearer token dependency, Origin allowlist with CORS/PNA, Host check.
+
+Threat model: the agent runs on the user's workstation and can read their card. Local web
+pages must not be able to read it (Origin allowlist; DNS rebinding is stopped by the Host
+check), and other local processes need the bearer token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from cardagent.config import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="Token from CARDAGENT_TOKEN or <data_dir>/token"
+)
+
+CORS_ALLOW_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
+CORS_ALLOW_HEADERS = "Authorization, Content-Type"
+CORS_MAX_AGE = "600"
+
+
+class Unauthorized(Exception):
+    """Missing or wrong bearer token."""
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> None:
+    """FastAPI dependency for every /v1 route: constant-time bearer token check."""
+    expected: str = request.app.state.token
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    if not hmac.compare_digest(
+        credentials.credentials.encode("utf-8", "surrogateescape"), expected.encode()
+    ):
+        raise Unauthorized()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _host_only(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end > 0 else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class OriginGuardMiddleware:
+    """Pure ASGI middleware, runs before routing and auth.
+
+    * Host header must name a loopback host (anti DNS-rebinding).
+    * A request with an ``Origin`` header is refused (403) unless the origin is allowlisted.
+    * Allowlisted origins get CORS headers; preflights (incl. Private Network Access) are
+      answered here with 204.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.allowed_origins = {o.rstrip("/") for o in settings.allowed_origins}
+        self.allowed_hosts = {h.lower() for h in settings.allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = _header(scope, b"host")
+        if host is not None and _host_only(host) not in self.allowed_hosts:
+            await _json(
+                send, 403, {"error": "host_not_allowed", "message": "Otillåten värd (Host)."}
+            )
+            return
+        origin = _header(scope, b"origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        if origin.rstrip("/") not in self.allowed_origins:
+            await _json(
+                send,
+                403,
+                {"error": "origin_not_allowed", "message": "Webbsidan får inte läsa kortet."},
+                extra=[(b"vary", b"Origin")],
+            )
+            return
+        cors = [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"vary", b"Origin"),
+        ]
+        if (
+            scope["method"] == "OPTIONS"
+            and _header(scope, b"access-control-request-method") is not None
+        ):
+            headers = cors + [
+                (b"access-control-allow-methods", CORS_ALLOW_METHODS.encode()),
+                (b"access-control-allow-headers", CORS_ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", CORS_MAX_AGE.encode()),
+            ]
+            if (_header(scope, b"access-control-request-private-network") or "").lower() == "true":
+                headers.append((b"access-control-allow-private-network", b"true"))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 204,
+                    "headers": headers + [(b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"vary"
+                ] + cors
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+async def _json(
+    send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,24 @@
+# Card agent targets (included by the main Makefile). See docs/cardagent.md.
+#   make demo-card CARD=upgraded   an emulated SITHS card for trying the agent without a card
+#   make demo-card-list            the demo cards and the state each should give
+#   make demo-card-stop            remove it (stops the emulator, and pcscd if the demo started it)
+#   make cardagent                 run the card agent in the foreground (127.0.0.1:8765)
+#   make bench-cardagent           time to read the card state on SoftHSM2
+CARD ?= upgraded
+
+.PHONY: demo-card demo-card-list demo-card-stop cardagent bench-cardagent
+
+demo-card: setup
+	$(PY) -m cardagent.devtools.demo_card $(CARD)
+
+demo-card-list: setup
+	@$(PY) -m cardagent.devtools.demo_card --list
+
+demo-card-stop: setup
+	$(PY) -m cardagent.devtools.demo_card --stop
+
+cardagent: setup
+	$(PY) -m cardagent
+
+bench-cardagent: setup
+	$(PY) benchmarks/bench_cardagent.py
