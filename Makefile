@@ -22,7 +22,7 @@ RASA := $(VENV)/bin/rasa
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: help setup train run shell test lint validate bench clean
+.PHONY: help setup train run shell test lint validate bench lock clean
 
 help:
 	@echo "make run     set up, train if needed, start the bot (REST + socket.io on :$(RASA_PORT))"
@@ -47,7 +47,7 @@ shell: setup
 	@$(PY) -m bot.chat_cli --url http://127.0.0.1:$(RASA_PORT)
 
 validate: setup
-	$(RASA) data validate --fail-on-warnings
+	$(RASA) data validate
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -58,6 +58,11 @@ test: setup $(MODEL)
 
 bench: setup $(MODEL)
 	$(PY) benchmarks/bench_bot.py
+
+# Re-pin the whole Python package set after a deliberate upgrade in pyproject.toml.
+lock: setup
+	{ sed -n '1,2p' constraints.txt; $(VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 clean:
 	rm -rf models build .pytest_cache .ruff_cache
