@@ -1,21 +1,31 @@
 """Start the real bot locally for tests and benchmarks: Rasa with the trained
 model and the action server, on free loopback ports, with a private SQLite
-tracker store and a debug log file that callers can inspect."""
+tracker store and a debug log file that callers can inspect.
+
+Also, for the scale-out and fault tests: per-test endpoints files
+(:func:`write_endpoints`), a throwaway PostgreSQL cluster and Redis server on
+loopback (:func:`postgres_server`, :func:`redis_server`), and stopping or
+restarting one process of a running stack (:class:`BotServer` methods)."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import httpx
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "current.tar.gz"
@@ -42,6 +52,50 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> Non
     raise RuntimeError(f"{url} did not come up in {timeout} s; see {log}")
 
 
+class Managed:
+    """One child process that can be stopped and started again with the same
+    command, environment and log file (appended to on restart)."""
+
+    def __init__(self, argv: List[str], env: Dict[str, str], log: Path, health: str,
+                 timeout: float) -> None:
+        self.argv, self.env, self.log, self.health, self.timeout = argv, env, log, health, timeout
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid if self.proc else 0
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def spawn(self) -> None:
+        with self.log.open("a") as out:
+            self.proc = subprocess.Popen(  # noqa: S603
+                self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        wait_for(self.health, self.proc, self.timeout, self.log)
+
+    def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def stop(self, *, kill: bool = False, timeout: float = 20) -> None:
+        """SIGTERM (or SIGKILL with ``kill=True``) and wait for the exit."""
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=timeout)
+
+
 @dataclass
 class BotServer:
     url: str
@@ -51,6 +105,8 @@ class BotServer:
     stdout_file: Path
     pid: int = 0
     action_pid: int = 0
+    rasa: Optional[Managed] = field(default=None, repr=False)
+    actions: Optional[Managed] = field(default=None, repr=False)
 
     def chat(self, sender: str, message: str) -> List[Dict[str, Any]]:
         reply = httpx.post(
@@ -71,13 +127,77 @@ class BotServer:
         reply.raise_for_status()
         return reply.json()
 
+    def tracker(self, sender: str) -> Dict[str, Any]:
+        """The stored conversation (Rasa's HTTP API, all events)."""
+        reply = httpx.get(
+            f"{self.url}/conversations/{sender}/tracker",
+            params={"token": self.api_token, "include_events": "ALL"},
+            timeout=30,
+        )
+        reply.raise_for_status()
+        return reply.json()
+
+    # --- one process at a time (fault tests) ---
+    def stop_rasa(self, *, kill: bool = False) -> None:
+        assert self.rasa is not None
+        self.rasa.stop(kill=kill)
+
+    def start_rasa(self) -> None:
+        assert self.rasa is not None
+        self.rasa.start()
+        self.pid = self.rasa.pid
+
+    def restart_rasa(self, *, kill: bool = False) -> None:
+        self.stop_rasa(kill=kill)
+        self.start_rasa()
+
+    def stop_actions(self, *, kill: bool = False) -> None:
+        assert self.actions is not None
+        self.actions.stop(kill=kill)
+
+    def start_actions(self) -> None:
+        assert self.actions is not None
+        self.actions.start()
+        self.action_pid = self.actions.pid
+
+
+def write_endpoints(
+    path: Path,
+    *,
+    tracker_store: Optional[Dict[str, Any]] = None,
+    lock_store: Optional[Dict[str, Any]] = None,
+) -> Path:
+    """The project's endpoints.yml with the tracker store and/or lock store
+    replaced (e.g. PostgreSQL and Redis), written to ``path``."""
+    config = yaml.safe_load((REPO / "endpoints.yml").read_text()) or {}
+    if tracker_store is not None:
+        config["tracker_store"] = tracker_store
+    if lock_store is not None:
+        config["lock_store"] = lock_store
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
 
 @contextmanager
-def bot_stack(tmp: Path, *, debug: bool = True) -> Iterator[BotServer]:
-    """Rasa + action server running until the block ends."""
+def bot_stack(
+    tmp: Path,
+    *,
+    debug: bool = True,
+    endpoints: Optional[Path] = None,
+    extra_env: Optional[Dict[str, str]] = None,
+    rasa_port: Optional[int] = None,
+    action_port: Optional[int] = None,
+    with_actions: bool = True,
+) -> Iterator[BotServer]:
+    """Rasa + action server running until the block ends.
+
+    ``endpoints``: another endpoints file (default: the project's, with a
+    private SQLite store in ``tmp``); ``extra_env``: more environment for both
+    processes; ``with_actions=False`` starts Rasa alone (its action endpoint
+    then points at a closed port). Both processes start in parallel."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train`")
-    rasa_port, action_port = free_port(), free_port()
+    rasa_port, action_port = rasa_port or free_port(), action_port or free_port()
     token = secrets.token_urlsafe(16)
     env = {
         **os.environ,
@@ -85,34 +205,161 @@ def bot_stack(tmp: Path, *, debug: bool = True) -> Iterator[BotServer]:
         "RASA_TRACKER_DB": str(tmp / "tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "SANIC_HOST": "127.0.0.1",
+        **(extra_env or {}),
     }
     actions_log = tmp / "actions.log"
     rasa_log, rasa_out = tmp / "rasa.log", tmp / "rasa.out"
-    actions = subprocess.Popen(
+    for f in (actions_log, rasa_out):
+        f.write_text("")
+    actions = Managed(
         [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port),
          "--actions", "actions"],
-        cwd=REPO, env=env, stdout=actions_log.open("w"), stderr=subprocess.STDOUT,
+        env, actions_log, f"http://127.0.0.1:{action_port}/health", 60,
     )
-    rasa = subprocess.Popen(  # noqa: S603
+    rasa = Managed(
         [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--model", str(MODEL), "--credentials", "credentials.yml",
-         "--endpoints", "endpoints.yml", "--enable-api", "--auth-token", token,
+         "--endpoints", str(endpoints or "endpoints.yml"), "--enable-api", "--auth-token", token,
          *(["--debug"] if debug else []), "--log-file", str(rasa_log)],
-        cwd=REPO, env=env, stdout=rasa_out.open("w"), stderr=subprocess.STDOUT,
+        env, rasa_out, f"http://127.0.0.1:{rasa_port}/", 180,
     )
     try:
-        wait_for(f"http://127.0.0.1:{action_port}/health", actions, 60, actions_log)
-        wait_for(f"http://127.0.0.1:{rasa_port}/", rasa, 180, rasa_out)
+        if with_actions:
+            actions.spawn()
+        rasa.spawn()
+        if with_actions:
+            actions.wait_ready()
+        rasa.wait_ready()
         yield BotServer(
             url=f"http://127.0.0.1:{rasa_port}", api_token=token,
             tracker_db=tmp / "tracker.db", log_file=rasa_log, stdout_file=rasa_out,
-            pid=rasa.pid, action_pid=actions.pid,
+            pid=rasa.pid, action_pid=actions.pid, rasa=rasa, actions=actions,
         )
     finally:
         for proc in (rasa, actions):
-            proc.terminate()
+            if proc.running:
+                proc.proc.terminate()
         for proc in (rasa, actions):
+            proc.stop()
+
+
+# --- Region-scale parts for tests: PostgreSQL and Redis on loopback ---
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass
+class PgServer:
+    host: str
+    port: int
+    user: str
+    db: str
+    data_dir: Path
+
+    def tracker_store(self) -> Dict[str, Any]:
+        """The endpoints.yml ``tracker_store`` section for this database."""
+        return {"type": "SQL", "dialect": "postgresql", "url": self.host, "port": self.port,
+                "db": self.db, "username": self.user, "password": ""}
+
+    def query(self, sql: str, *args: Any) -> List[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(host=self.host, port=self.port, user=self.user,
+                              dbname=self.db) as conn, conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+
+
+def _pg_bin() -> Path:
+    if (PG_BIN / "initdb").exists():
+        return PG_BIN
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed (deps/apt-scale.txt: postgresql)")
+    return found[-1].parent
+
+
+@contextmanager
+def postgres_server(db: str = "rasa") -> Iterator[PgServer]:
+    """A private PostgreSQL cluster in a temp dir on a free loopback port
+    (trust auth, loopback only), with database ``db``; removed afterwards.
+    As root, the cluster runs as the ``postgres`` system user."""
+    bindir = _pg_bin()
+    data = Path(tempfile.mkdtemp(prefix="siths-pg-"))
+    as_user: List[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(data, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    log = data / "server.log"
+
+    def run(*argv: str) -> None:
+        subprocess.run([*as_user, *argv], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(data / "pgdata"), "-U", "postgres",
+            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        run(str(bindir / "pg_ctl"), "-D", str(data / "pgdata"), "-l", str(log), "-w",
+            "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=on",
+            "start")
+        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", db)
+        yield PgServer("127.0.0.1", port, "postgres", db, data)
+    finally:
+        if (data / "pgdata" / "postmaster.pid").exists():
+            subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data / "pgdata"),
+                            "-m", "fast", "-w", "stop"], check=False,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@dataclass
+class RedisServer:
+    host: str
+    port: int
+    pid: int
+
+    def lock_store(self, db: int = 1, *, atomic: bool = True) -> Dict[str, Any]:
+        """The endpoints.yml ``lock_store`` section for this server: the
+        project's multi-server-safe lock store (bot.lock_store), or with
+        ``atomic=False`` Rasa's own ``redis`` type."""
+        kind = "bot.lock_store.AtomicRedisLockStore" if atomic else "redis"
+        return {"type": kind, "url": self.host, "port": self.port, "db": db}
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server on a free loopback port, no persistence."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("redis-server is not installed (deps/apt-scale.txt: redis-server)")
+    work = Path(tempfile.mkdtemp(prefix="siths-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(work), "--protected-mode", "yes"],
+        stdout=(work / "redis.log").open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
             try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log = (work / "redis.log").read_text()
+                raise RuntimeError(f"redis-server did not start: {log}")
+            time.sleep(0.2)
+        yield RedisServer("127.0.0.1", port, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
