@@ -1,0 +1,94 @@
+"""Fixtures for the widget tests: the built widget, the real bot (Rasa + action
+server, with CORS for the demo page's origin), the demo page server and
+Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from bot.local_stack import REPO, free_port
+from tests.widget.stack import BotProcess, start_bot
+
+WIDGET = REPO / "widget"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+# Screenshots are kept here after the run (var/ is not in git).
+OUTPUT = Path(os.environ.get("WIDGET_TEST_OUTPUT") or REPO / "var" / "test-output" / "widget")
+
+
+def serve_module():
+    """widget/serve.py (not a package: loaded from its path)."""
+    spec = importlib.util.spec_from_file_location("widget_serve", WIDGET / "serve.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_widget() -> Path:
+    """The bundle, rebuilt when a source file is newer (npm ci first if needed)."""
+    bundle = WIDGET / "dist" / "siths-chat.js"
+    sources = [*WIDGET.glob("src/*.js"), WIDGET / "package-lock.json"]
+    if not (WIDGET / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WIDGET, check=True)
+    if not bundle.exists() or max(p.stat().st_mtime for p in sources) > bundle.stat().st_mtime:
+        subprocess.run(["npm", "run", "build"], cwd=WIDGET, check=True, capture_output=True)
+    return bundle
+
+
+@dataclass
+class Demo:
+    page_url: str
+    bot: BotProcess
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    build_widget()
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    with start_bot(tmp_path_factory.mktemp("widget-bot"), cors=[origin]) as bot:
+        server = serve_module().make_server("127.0.0.1", port, bot_url=bot.url)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield Demo(page_url=f"{origin}/", bot=bot)
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make setup` installs it (deps/apt-widget.txt)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="sv-SE")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    return OUTPUT

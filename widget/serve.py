@@ -1,0 +1,91 @@
+"""Serve the demo intranet page with the chat widget (``make run``: :8080).
+
+Only three things are served: ``/`` (demo/index.html with the bot's URL filled
+in), ``/siths-chat.js`` and its source map from ``dist/`` (``npm run build``).
+Loopback only by default. Usage::
+
+    python widget/serve.py --port 8080 --bot-url http://127.0.0.1:5005
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+from functools import partial
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+HERE = Path(__file__).resolve().parent
+FILES = {
+    "/siths-chat.js": (HERE / "dist" / "siths-chat.js", "text/javascript; charset=utf-8"),
+    "/siths-chat.js.map": (HERE / "dist" / "siths-chat.js.map", "application/json"),
+}
+
+
+class DemoHandler(BaseHTTPRequestHandler):
+    server_version = "siths-chat-demo"
+
+    def __init__(self, *args, bot_url: str, **kwargs) -> None:
+        self.bot_url = bot_url
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            nonce = secrets.token_urlsafe(16)
+            page = (HERE / "demo" / "index.html").read_text(encoding="utf-8")
+            # JSON string, with "<" escaped so no value can close the script element.
+            bot_url = json.dumps(self.bot_url).replace("<", "\\u003c")
+            page = page.replace("__BOT_URL__", bot_url).replace("__NONCE__", nonce)
+            origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.bot_url))
+            csp = (
+                f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+                f"connect-src 'self' {origin}; img-src 'self' https: data:; "
+                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+            )
+            self.reply(page.encode(), "text/html; charset=utf-8", {"Content-Security-Policy": csp})
+        elif path == "/favicon.ico":
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+        elif path in FILES and FILES[path][0].is_file():
+            file, ctype = FILES[path]
+            self.reply(file.read_bytes(), ctype, {"Cache-Control": "no-cache"})
+        else:
+            self.send_error(HTTPStatus.NOT_FOUND, "Sidan finns inte")
+
+    def reply(self, body: bytes, ctype: str, headers: dict) -> None:
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002
+        pass
+
+
+def make_server(host: str, port: int, bot_url: str) -> ThreadingHTTPServer:
+    if not (HERE / "dist" / "siths-chat.js").is_file():
+        raise SystemExit("widget/dist/siths-chat.js is missing: run `make widget`")
+    return ThreadingHTTPServer((host, port), partial(DemoHandler, bot_url=bot_url))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--bot-url", default="http://127.0.0.1:5005")
+    args = parser.parse_args()
+    server = make_server(args.host, args.port, args.bot_url)
+    print(f"Demo page with the chat widget: http://{args.host}:{args.port}/", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

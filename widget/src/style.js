@@ -1,0 +1,59 @@
+// The widget's CSS, inside its shadow root so intranet styles cannot break it
+// and it cannot break the page. Colours meet WCAG AA (4.5:1 for text); the
+// widget tests measure them in the browser.
+export const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.sc-root { font: 16px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
+  color: #1a1a1a; position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; }
+.sc-sr { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0; }
+button, input { font: inherit; }
+:focus-visible { outline: 3px solid #b35900; outline-offset: 2px; }
+.sc-launcher { background: #00527a; color: #fff; border: 0; border-radius: 24px;
+  padding: 12px 20px; font-weight: 600; cursor: pointer; box-shadow: 0 2px 8px rgba(0,0,0,.3); }
+.sc-launcher:hover { background: #003e5c; }
+.sc-panel { width: 380px; max-width: calc(100vw - 40px); height: 560px;
+  max-height: calc(100vh - 40px); background: #fff; border-radius: 12px;
+  box-shadow: 0 4px 24px rgba(0,0,0,.3); display: flex; flex-direction: column; overflow: hidden; }
+.sc-panel[hidden] { display: none; }
+.sc-header { background: #00527a; color: #fff; padding: 10px 12px; display: flex;
+  align-items: center; gap: 8px; }
+.sc-header h2 { font-size: 17px; margin: 0; flex: 1; }
+.sc-header button { background: transparent; color: #fff; border: 1px solid #fff;
+  border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 14px; }
+.sc-status { font-size: 14px; color: #4a4a4a; padding: 4px 12px; min-height: 1.6em;
+  border-bottom: 1px solid #d0d7de; }
+.sc-log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column;
+  gap: 8px; margin: 0; list-style: none; }
+.sc-msg { max-width: 85%; padding: 8px 12px; border-radius: 12px; white-space: pre-wrap;
+  overflow-wrap: anywhere; }
+.sc-bot { align-self: flex-start; background: #f1f3f5; color: #1a1a1a; }
+.sc-user { align-self: flex-end; background: #00527a; color: #fff; }
+.sc-bot a { color: #0a4a8a; text-decoration: underline; }
+.sc-buttons { display: flex; flex-wrap: wrap; gap: 6px; align-self: flex-start; max-width: 100%; }
+.sc-reply { background: #fff; color: #00527a; border: 2px solid #00527a; border-radius: 16px;
+  padding: 6px 12px; cursor: pointer; text-align: left; }
+.sc-reply:hover { background: #e6f0f5; }
+.sc-image { max-width: 100%; border-radius: 8px; }
+.sc-typing { align-self: flex-start; color: #4a4a4a; font-style: italic; padding: 0 4px; }
+.sc-typing[hidden] { display: none; }
+.sc-form { display: flex; gap: 8px; padding: 10px 12px; border-top: 1px solid #d0d7de; }
+.sc-input { flex: 1; min-width: 0; padding: 8px 10px; border: 2px solid #5c6670;
+  border-radius: 8px; color: #1a1a1a; background: #fff; }
+.sc-send { background: #00527a; color: #fff; border: 0; border-radius: 8px;
+  padding: 8px 14px; font-weight: 600; cursor: pointer; }
+.sc-send:hover { background: #003e5c; }
+.sc-note { font-size: 13px; color: #4a4a4a; padding: 0 12px 8px; margin: 0; }
+@media (max-width: 480px) {
+  .sc-root { right: 0; bottom: 0; left: auto; }
+  .sc-root.sc-open { left: 0; top: 0; }
+  .sc-launcher { margin: 0 12px 12px 0; }
+  .sc-panel { width: 100vw; max-width: 100vw; height: 100vh; height: 100dvh;
+    max-height: none; border-radius: 0; }
+}
+@media (prefers-reduced-motion: no-preference) {
+  .sc-typing span[aria-hidden] { animation: sc-blink 1.2s infinite; }
+}
+@keyframes sc-blink { 50% { opacity: .3; } }
+`;

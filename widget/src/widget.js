@@ -1,0 +1,405 @@
+// SITHS helpdesk chat widget for the intranet. One script tag plus a small
+// config object; talks to Rasa's socket.io channel with socket.io-client.
+// See docs/widget.md.
+import { io } from "socket.io-client";
+
+import { maskSensitive } from "./mask.js";
+import { isCustom, payloadHandler, registerPayloadHandler } from "./payloads.js";
+import { buttonsOf, el, richText, safeUrl } from "./render.js";
+import { CSS } from "./style.js";
+
+const VERSION = "0.1.0";
+const MAX_TRANSCRIPT = 200;
+const TYPING_TIMEOUT_MS = 20000;
+
+const DEFAULTS = {
+  botUrl: null, // e.g. "https://siths-bot.region.se" (Rasa, where /socket.io is)
+  socketPath: "/socket.io",
+  title: "SITHS-hjälpen",
+  launcherText: "Frågor om SITHS-kortet?",
+  initPayload: "/greet", // sent, not shown, when a new conversation starts
+  persist: "tab", // "tab": sessionStorage (gone when the tab closes), "browser": localStorage
+  storageKey: "siths-chat",
+  // Rasa 3.6 runs on Sanic 21.12, whose websocket code fails on Python 3.11
+  // (docs/widget.md "Why long-polling"): polling only, no upgrade attempt.
+  transports: ["polling"],
+  payloadHandlers: {}, // { type: handler }: registered before the transcript is restored
+};
+
+const T = {
+  close: "Stäng",
+  closeLabel: "Stäng chatten",
+  restart: "Ny konversation",
+  inputLabel: "Skriv din fråga",
+  placeholder: "Skriv din fråga här",
+  send: "Skicka",
+  you: "Du: ",
+  bot: "SITHS-hjälpen: ",
+  typing: "SITHS-hjälpen skriver",
+  connecting: "Ansluter …",
+  reconnecting: "Anslutningen bröts. Försöker igen …",
+  unreachable: "Kan inte nå chatten just nu. Försöker igen …",
+  noAnswer: "Inget svar just nu. Försök igen om en stund.",
+  note: "Skriv aldrig PIN-kod, PUK-kod eller personnummer i chatten.",
+  replies: "Svarsalternativ",
+  log: "Konversation",
+  image: "Bild från SITHS-hjälpen",
+  cannotShow: "Det här meddelandet kan inte visas här.",
+};
+
+function newSessionId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+class SithsChat {
+  constructor(config) {
+    this.config = { ...DEFAULTS, ...config };
+    if (!this.config.botUrl) throw new Error("SithsChat: botUrl is required");
+    for (const [type, handler] of Object.entries(this.config.payloadHandlers || {})) {
+      registerPayloadHandler(type, handler);
+    }
+    this.storage = this.config.persist === "browser" ? window.localStorage : window.sessionStorage;
+    this.state = this.load();
+    this.socket = null;
+    this.confirmed = false;
+    this.queue = [];
+    this.typingTimer = null;
+  }
+
+  // --- persistence: session id, transcript (masked), open/closed ---
+  load() {
+    try {
+      const raw = JSON.parse(this.storage.getItem(this.config.storageKey) || "null");
+      if (raw && typeof raw.sessionId === "string" && Array.isArray(raw.transcript)) return raw;
+    } catch {
+      /* unreadable: start over */
+    }
+    return { sessionId: newSessionId(), transcript: [], open: false, greeted: false };
+  }
+
+  save() {
+    this.state.transcript = this.state.transcript.slice(-MAX_TRANSCRIPT);
+    try {
+      this.storage.setItem(this.config.storageKey, JSON.stringify(this.state));
+    } catch {
+      /* storage full or disabled: the conversation still works */
+    }
+  }
+
+  // --- DOM ---
+  mount(parent = document.body) {
+    this.host = el("div", { class: "siths-chat-host" });
+    const shadow = this.host.attachShadow({ mode: "open" });
+    this.ids = { panel: "sc-panel", title: "sc-title", input: "sc-input" };
+    this.launcher = el("button", {
+      class: "sc-launcher",
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": this.ids.panel,
+      text: this.config.launcherText,
+      onclick: () => this.open(),
+    });
+    this.status = el("div", { class: "sc-status", role: "status", "aria-live": "polite" });
+    this.log = el("div", {
+      class: "sc-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": T.log,
+      tabindex: "0",
+    });
+    this.typing = el("div", { class: "sc-typing", hidden: true }, [
+      T.typing,
+      el("span", { "aria-hidden": "true", text: " …" }),
+    ]);
+    this.input = el("input", {
+      class: "sc-input",
+      id: this.ids.input,
+      type: "text",
+      autocomplete: "off",
+      maxlength: "1000",
+      placeholder: T.placeholder,
+    });
+    const form = el("form", { class: "sc-form", onsubmit: (e) => this.onSubmit(e) }, [
+      el("label", { class: "sc-sr", for: this.ids.input, text: T.inputLabel }),
+      this.input,
+      el("button", { class: "sc-send", type: "submit", text: T.send }),
+    ]);
+    this.panel = el(
+      "div",
+      {
+        class: "sc-panel",
+        id: this.ids.panel,
+        role: "dialog",
+        "aria-modal": "false",
+        "aria-labelledby": this.ids.title,
+        hidden: true,
+        onkeydown: (e) => e.key === "Escape" && this.close(),
+      },
+      [
+        el("div", { class: "sc-header" }, [
+          el("h2", { id: this.ids.title, text: this.config.title }),
+          el("button", { type: "button", text: T.restart, onclick: () => this.restart() }),
+          el("button", {
+            type: "button",
+            text: T.close,
+            "aria-label": T.closeLabel,
+            onclick: () => this.close(),
+          }),
+        ]),
+        this.status,
+        this.log,
+        this.typing,
+        form,
+        el("p", { class: "sc-note", text: T.note }),
+      ],
+    );
+    this.root = el("div", { class: "sc-root", lang: "sv" }, [this.launcher, this.panel]);
+    shadow.append(el("style", { text: CSS }), this.root);
+    parent.append(this.host);
+    for (const entry of this.state.transcript) this.show(entry, true);
+    if (this.state.open) this.open(false);
+    return this;
+  }
+
+  open(focus = true) {
+    this.panel.hidden = false;
+    this.launcher.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.root.classList.add("sc-open");
+    this.state.open = true;
+    this.save();
+    this.connect();
+    this.scrollDown();
+    if (focus) this.input.focus();
+  }
+
+  close() {
+    this.panel.hidden = true;
+    this.launcher.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.root.classList.remove("sc-open");
+    this.state.open = false;
+    this.save();
+    this.launcher.focus();
+  }
+
+  restart() {
+    this.state = { sessionId: newSessionId(), transcript: [], open: true, greeted: false };
+    this.save();
+    this.log.replaceChildren();
+    this.hideTyping();
+    this.confirmed = false;
+    if (this.socket && this.socket.connected) this.requestSession();
+    this.input.focus();
+  }
+
+  setStatus(text) {
+    if (this.status.textContent !== text) this.status.textContent = text;
+  }
+
+  scrollDown() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // --- connection ---
+  connect() {
+    if (this.socket) return;
+    this.setStatus(T.connecting);
+    const socket = io(this.config.botUrl, {
+      path: this.config.socketPath,
+      transports: this.config.transports,
+      upgrade: this.config.transports.length > 1,
+      reconnection: true,
+      reconnectionDelay: 1000,
+      reconnectionDelayMax: 10000,
+      timeout: 10000,
+    });
+    this.socket = socket;
+    socket.on("connect", () => this.requestSession());
+    socket.on("session_confirm", (id) => this.onSessionConfirm(id));
+    socket.on("bot_uttered", (message) => this.receive(message));
+    socket.on("disconnect", (reason) => {
+      this.confirmed = false;
+      this.setStatus(T.reconnecting);
+      // The server closed the connection: socket.io does not retry by itself then.
+      if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
+    });
+    socket.on("connect_error", () => this.setStatus(T.unreachable));
+  }
+
+  requestSession() {
+    this.confirmed = false;
+    this.socket.emit("session_request", { session_id: this.state.sessionId });
+  }
+
+  onSessionConfirm(id) {
+    if (typeof id !== "string" || id !== this.state.sessionId) return;
+    this.confirmed = true;
+    this.setStatus("");
+    if (!this.state.greeted && this.config.initPayload) {
+      this.state.greeted = true;
+      this.save();
+      this.queue.unshift(this.config.initPayload);
+      this.showTyping();
+    }
+    // Sent only once the session is confirmed: replies go to the session's room.
+    while (this.queue.length && this.confirmed) {
+      this.socket.emit("user_uttered", { message: this.queue.shift(), session_id: id });
+    }
+  }
+
+  // --- sending ---
+  onSubmit(event) {
+    event.preventDefault();
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    this.send(text);
+  }
+
+  /**
+   * Send `text` to the bot. Options: display (what to show instead, e.g. a
+   * button's title), silent (show nothing: for payloads from custom handlers).
+   */
+  send(text, { display, silent = false } = {}) {
+    const masked = maskSensitive(String(text)).text;
+    if (!silent) this.record({ from: "user", text: maskSensitive(display ?? masked).text });
+    this.queue.push(masked);
+    this.showTyping();
+    this.connect();
+    if (this.confirmed) this.onSessionConfirm(this.state.sessionId);
+  }
+
+  // --- receiving ---
+  receive(message) {
+    if (!message || typeof message !== "object") return;
+    this.hideTyping();
+    this.record({ from: "bot", message });
+  }
+
+  record(entry) {
+    this.state.transcript.push(entry);
+    this.save();
+    this.show(entry, false);
+  }
+
+  show(entry, restored) {
+    if (entry.from === "user") {
+      this.log.append(
+        el("div", { class: "sc-msg sc-user" }, [el("span", { class: "sc-sr", text: T.you }), entry.text]),
+      );
+    } else {
+      for (const node of this.renderBot(entry.message, restored)) this.log.append(node);
+    }
+    this.scrollDown();
+  }
+
+  renderBot(message, restored) {
+    const nodes = [];
+    const bubble = (children) =>
+      el("div", { class: "sc-msg sc-bot" }, [el("span", { class: "sc-sr", text: T.bot }), ...children]);
+    if (isCustom(message)) {
+      const handler = typeof message.type === "string" ? payloadHandler(message.type) : undefined;
+      if (handler) {
+        try {
+          const node = handler(message, this.handlerApi(restored));
+          if (node) nodes.push(bubble([node]));
+        } catch (error) {
+          console.error("SithsChat: payload handler failed", error);
+          nodes.push(bubble([T.cannotShow]));
+        }
+        return nodes;
+      }
+      const text = ["text", "title", "message"].map((k) => message[k]).find((v) => typeof v === "string");
+      if (text || !buttonsOf(message).length) nodes.push(bubble(text ? richText(text) : [T.cannotShow]));
+    } else if (typeof message.text === "string" && message.text) {
+      nodes.push(bubble(richText(message.text)));
+    }
+    if (message.attachment) nodes.push(bubble([this.renderAttachment(message.attachment)]));
+    const buttons = buttonsOf(message);
+    if (buttons.length) {
+      nodes.push(
+        el(
+          "div",
+          { class: "sc-buttons", role: "group", "aria-label": T.replies },
+          buttons.map((b) =>
+            el("button", {
+              class: "sc-reply",
+              type: "button",
+              text: b.title,
+              onclick: () => this.send(b.payload, { display: b.title }),
+            }),
+          ),
+        ),
+      );
+    }
+    return nodes;
+  }
+
+  renderAttachment(attachment) {
+    const payload = attachment && attachment.payload;
+    const src = safeUrl(payload && payload.src) || safeUrl(typeof attachment === "string" ? attachment : null);
+    if (attachment && attachment.type === "image" && src) {
+      return el("img", { class: "sc-image", src, alt: T.image });
+    }
+    if (src) return el("a", { href: src, target: "_blank", rel: "noopener noreferrer", text: src });
+    return document.createTextNode(T.cannotShow);
+  }
+
+  handlerApi(restored) {
+    return {
+      send: (text, options) => this.send(text, options),
+      el,
+      richText,
+      config: this.config,
+      sessionId: this.state.sessionId,
+      restored,
+    };
+  }
+
+  // --- typing indicator (Rasa sends no typing events: shown while waiting) ---
+  showTyping() {
+    this.typing.hidden = false;
+    clearTimeout(this.typingTimer);
+    this.typingTimer = setTimeout(() => {
+      this.hideTyping();
+      this.setStatus(T.noAnswer);
+    }, TYPING_TIMEOUT_MS);
+    this.scrollDown();
+  }
+
+  hideTyping() {
+    clearTimeout(this.typingTimer);
+    this.typing.hidden = true;
+  }
+}
+
+let instance = null;
+
+function init(config) {
+  if (instance) return instance;
+  instance = new SithsChat(config).mount();
+  return instance;
+}
+
+const currentScript = document.currentScript;
+
+function autoInit() {
+  const fromScript = currentScript && currentScript.dataset.botUrl ? { botUrl: currentScript.dataset.botUrl } : {};
+  const config = { ...fromScript, ...(window.SithsChatConfig || {}) };
+  if (config.botUrl) init(config);
+}
+
+window.SithsChat = {
+  version: VERSION,
+  init,
+  registerPayloadHandler,
+  get instance() {
+    return instance;
+  },
+};
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", autoInit);
+else autoInit();
