@@ -1,0 +1,113 @@
+"""Teams on the real Rasa server: signed activities in from the local Bot
+Connector mock, the bot's replies (Hero cards for buttons) out to it; and Rasa
+starting with Teams configured while Microsoft cannot be reached."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+
+from bot.channels import CODE_NOTICE
+from tests.bot.responses import rendered
+from tests.teams.mock_microsoft import MockMicrosoft
+from tests.widget.stack import start_bot
+
+
+@pytest.fixture(scope="module")
+def mock():
+    server = MockMicrosoft(app_id=str(uuid.uuid4()), app_password="hemligt-test",
+                           tenant_id=str(uuid.uuid4()))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def bot(mock, tmp_path_factory):
+    with start_bot(tmp_path_factory.mktemp("teams-bot"), env=mock.env()) as server:
+        yield server
+
+
+def post(bot, mock, activity, token=None):
+    token = token if token is not None else mock.signed()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.post(f"{bot.url}/webhooks/teams/webhook", json=activity,
+                      headers=headers, timeout=30)
+
+
+def replies_to(mock, conversation, count):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        got = [a for a in mock.activities if a["conversation"]["id"] == conversation]
+        if len(got) >= count:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"expected {count} replies in {conversation}, got {got}")
+
+
+def test_signed_activity_gets_a_hero_card_reply(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    activity = mock.activity("Jag hittar inte kuvertet med mina koder", conversation=conv)
+    assert post(bot, mock, activity).status_code == 200
+    [reply] = replies_to(mock, conv, 1)
+    assert reply["_path"] == f"/v3/conversations/{conv}/activities/{activity['id']}"
+    assert reply["type"] == "message" and reply["replyToId"] == activity["id"]
+    assert reply["recipient"]["id"] == activity["from"]["id"]
+    [card] = reply["attachments"]
+    assert card["contentType"] == "application/vnd.microsoft.card.hero"
+    assert card["content"]["text"] == rendered("utter_faq_tappat_koder")
+    payloads = {b["text"] for b in card["content"]["buttons"]}
+    assert {"/faq_puk_kostnad", "/order_puk"} <= payloads
+    assert all(b["type"] == "messageBack" for b in card["content"]["buttons"])
+    # The bot got its token from the tenant's endpoint with client credentials.
+    assert mock.token_requests[-1]["client_id"] == mock.app_id
+
+    # Pressing a button: Teams posts the messageBack text (the payload).
+    click = mock.activity("/faq_puk_kostnad", conversation=conv,
+                          user=activity["from"]["id"], value={"payload": "/faq_puk_kostnad"})
+    assert post(bot, mock, click).status_code == 200
+    replies = replies_to(mock, conv, 2)
+    assert "200 kr" in str(replies[-1])
+
+
+def test_codes_are_masked_in_teams_too(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    assert post(bot, mock, mock.activity("min pin är 482913", conversation=conv)).status_code == 200
+    replies = replies_to(mock, conv, 1)
+    assert replies[0]["text"] == CODE_NOTICE
+    assert "482913" not in bot.log_file.read_text()
+    events = bot.tracker("29:user-1")["events"]
+    assert not any("482913" in (e.get("text") or "") for e in events)
+
+
+def test_unsigned_activity_is_refused_and_nothing_is_sent(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    before = len(mock.activities)
+    assert post(bot, mock, mock.activity("hej", conversation=conv), token="").status_code == 401
+    forged = mock.signed(aud="another-bot")
+    assert post(bot, mock, mock.activity("hej", conversation=conv), forged).status_code == 401
+    time.sleep(1)
+    assert len(mock.activities) == before
+
+
+def test_rasa_starts_with_teams_configured_and_microsoft_unreachable(tmp_path):
+    # The real Microsoft URLs (no route from this machine), and nothing listening.
+    env = {"TEAMS_APP_ID": str(uuid.uuid4()), "TEAMS_APP_PASSWORD": "x",
+           "TEAMS_TENANT_ID": str(uuid.uuid4()), "TEAMS_HTTP_TIMEOUT": "3"}
+    with start_bot(tmp_path, env=env, actions=False) as bot:
+        assert httpx.get(f"{bot.url}/webhooks/teams/").json() == {"status": "ok"}
+        mock = MockMicrosoft(env["TEAMS_APP_ID"], "x", env["TEAMS_TENANT_ID"])
+        try:
+            started = time.monotonic()
+            reply = post(bot, mock, mock.activity("hej"))
+            assert reply.status_code == 503  # the Bot Connector retries later
+            assert time.monotonic() - started < 15
+            # The other channels still answer.
+            rest = httpx.post(f"{bot.url}/webhooks/rest/webhook",
+                              json={"sender": "t", "message": "Vad innebär tillitsnivåer?"},
+                              timeout=30)
+            assert "ISO/IEC 29115" in str(rest.json())
+        finally:
+            mock.close()
