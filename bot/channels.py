@@ -10,9 +10,9 @@ masked, the user is told, once per message, never to write codes in the chat.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Text
+from typing import Any, Awaitable, Callable, Dict, Text
 
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
@@ -20,6 +20,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 from bot.masking import contains_placeholder, mask_sensitive
+from bot.site_config import load_site_config
 
 CODE_NOTICE = (
     "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
@@ -29,15 +30,59 @@ CODE_NOTICE = (
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
+def silence_notice() -> str:
+    """What the user gets when a turn produced no answer at all (for example
+    because the action server is down): honest, with the manual route."""
+    values = load_site_config().template_values()
+    return (
+        "Jag kan tyvärr inte hjälpa dig med det just nu, något gick fel hos mig. "
+        "Du kan göra det själv: uppgradera enligt "
+        f"[instruktionen]({values['link_upgrade_instruction']}) eller "
+        f"[beställ en PUK-kod]({values['link_puk_order']}). "
+        f"Behöver du hjälp, kontakta {values['servicecenter_contact']}."
+    )
+
+
+class _CountingOutput(OutputChannel):
+    """Passes every bot message on to the real output channel and counts them."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    @classmethod
+    def name(cls) -> Text:
+        return "counting"
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.inner, attribute)
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        self.sent += 1
+        await self.inner.send_text_message(recipient_id, text, **kwargs)
+
+
 def masking_handler(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wrap Rasa's message handler so it only ever gets masked text."""
+    """Wrap Rasa's message handler: it only ever gets masked text, and a turn
+    never ends in silence."""
 
     async def handle(message: UserMessage) -> Any:
         result = mask_sensitive(message.text or "")
         message.text = result.text
-        if (result.found or contains_placeholder(result.text)) and message.output_channel:
-            await message.output_channel.send_text_message(message.sender_id, CODE_NOTICE)
-        return await on_new_message(message)
+        output = message.output_channel
+        if (result.found or contains_placeholder(result.text)) and output:
+            await output.send_text_message(message.sender_id, CODE_NOTICE)
+        counting = _CountingOutput(output) if output else None
+        if counting:
+            message.output_channel = counting
+        outcome = await on_new_message(message)
+        if counting and counting.sent == 0:
+            await output.send_text_message(message.sender_id, silence_notice())
+        return outcome
 
     return handle
 

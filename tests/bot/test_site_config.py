@@ -10,12 +10,16 @@ from bot.nlg import SiteResponseGenerator
 from bot.site_config import SiteConfigError, load_site_config, parse_site_config
 from tests.bot.responses import domain
 
+# Values the card actions pass with the responses that need them.
+ACTION_VALUES = {"pin_name": "legitimering", "days_left": 20, "reference": "PUK-1",
+                 "pin_page_url": "http://127.0.0.1:8765/pin/x", "progress": 40}
+
 
 @pytest.mark.parametrize("response", sorted(domain().responses))
 def test_every_response_renders_completely(response):
     nlg = SiteResponseGenerator(domain=domain())
     tracker = DialogueStateTracker("u", domain().slots)
-    out = asyncio.run(nlg.generate(response, tracker, "rest"))
+    out = asyncio.run(nlg.generate(response, tracker, "rest", **ACTION_VALUES))
     assert out and out["text"].strip()
     assert not re.search(r"\{[^}]*\}", out["text"]), out["text"]
 

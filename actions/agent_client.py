@@ -1,0 +1,111 @@
+"""The one client every card action uses to talk to the local card agent.
+
+Where the agent is and its bearer token come from the agent's own settings
+(``cardagent.config`` / ``cardagent.tokenfile``: ``CARDAGENT_HOST``,
+``CARDAGENT_PORT``, ``CARDAGENT_TOKEN`` or the token file), so both sides agree
+without extra configuration. ``CARDAGENT_URL`` overrides the address.
+
+Every failure becomes a :class:`CardAgentError` with a machine-readable
+``code``; the actions turn codes into Swedish answers. Nothing here ever sends
+or receives a PIN.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional
+
+import httpx
+
+from cardagent.config import load_settings
+from cardagent.tokenfile import read_token
+
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+
+# Codes for failures that happen before the agent could answer.
+AGENT_UNREACHABLE = "agent_unreachable"
+AGENT_TIMEOUT = "agent_timeout"
+AGENT_BAD_ANSWER = "agent_bad_answer"
+AGENT_UNAUTHORIZED = "unauthorized"
+
+
+@dataclass
+class CardAgentError(Exception):
+    code: str
+    status: int = 0
+    message: str = ""
+    detail: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status})"
+
+
+def agent_base_url(environ: Optional[Mapping[str, str]] = None) -> str:
+    env = os.environ if environ is None else environ
+    if env.get("CARDAGENT_URL"):
+        return env["CARDAGENT_URL"].rstrip("/")
+    settings = load_settings(env)
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{host}:{settings.port}"
+
+
+class CardAgentClient:
+    """Async client for the card agent's ``/v1`` API."""
+
+    def __init__(
+        self,
+        base_url: Optional[str] = None,
+        token: Optional[str] = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: Optional[httpx.AsyncBaseTransport] = None,
+    ) -> None:
+        self.base_url = base_url or agent_base_url()
+        self._token = token
+        self._timeout = timeout
+        self._transport = transport
+
+    def _headers(self) -> Dict[str, str]:
+        token = self._token or read_token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(
+                base_url=self.base_url, timeout=self._timeout, transport=self._transport
+            ) as client:
+                response = await client.request(method, path, headers=self._headers(), **kwargs)
+        except httpx.TimeoutException as exc:
+            raise CardAgentError(AGENT_TIMEOUT) from exc
+        except httpx.TransportError as exc:
+            raise CardAgentError(AGENT_UNREACHABLE) from exc
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise CardAgentError(AGENT_BAD_ANSWER, response.status_code) from exc
+        if response.status_code >= 400:
+            body = body if isinstance(body, dict) else {}
+            raise CardAgentError(
+                str(body.get("error") or AGENT_BAD_ANSWER),
+                response.status_code,
+                str(body.get("message") or ""),
+                body.get("detail"),
+            )
+        if not isinstance(body, dict):
+            raise CardAgentError(AGENT_BAD_ANSWER, response.status_code)
+        return body
+
+    async def card_state(self) -> Dict[str, Any]:
+        return await self._request("GET", "/v1/card/state")
+
+    async def start_upgrade(self) -> Dict[str, Any]:
+        return await self._request("POST", "/v1/upgrade")
+
+    async def job(self, job_id: str) -> Dict[str, Any]:
+        return await self._request("GET", f"/v1/jobs/{job_id}")
+
+    async def order_puk(self) -> Dict[str, Any]:
+        return await self._request("POST", "/v1/puk-orders", json={"confirm_cost": True})
+
+    async def puk_order(self, order_id: str) -> Dict[str, Any]:
+        return await self._request("GET", f"/v1/puk-orders/{order_id}")

@@ -1,0 +1,26 @@
+"""Which response explains which card-agent failure."""
+
+from __future__ import annotations
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.agent_client import (
+    AGENT_TIMEOUT,
+    AGENT_UNREACHABLE,
+    CardAgentError,
+)
+
+PIN_NAMES = {"legitimering": "legitimering", "underskrift": "signering"}
+
+ERROR_RESPONSES = {
+    AGENT_UNREACHABLE: "utter_card_agent_unreachable",
+    AGENT_TIMEOUT: "utter_card_agent_unreachable",
+    "card_removed": "utter_card_removed",
+    "pcsc_unavailable": "utter_card_no_reader_service",
+    "no_card": "utter_card_no_card",
+    "no_reader": "utter_card_no_reader",
+}
+
+
+def explain_error(dispatcher: CollectingDispatcher, error: CardAgentError) -> None:
+    dispatcher.utter_message(response=ERROR_RESPONSES.get(error.code, "utter_card_agent_error"))

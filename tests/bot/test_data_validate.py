@@ -1,0 +1,36 @@
+"""`rasa data validate` on the training data, domain and config."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from rasa.shared.core.domain import Domain
+
+from bot.local_stack import REPO
+
+
+def sent_by_actions() -> set:
+    """Responses that custom actions and forms send (rasa cannot see them in rules)."""
+    code = "\n".join(p.read_text() for p in (REPO / "actions").glob("*.py"))
+    forms = Domain.load(str(REPO / "domain.yml")).forms
+    questions = {f"utter_ask_{slot}" for form in forms.values() for slot in form["required_slots"]}
+    return set(re.findall(r'"(utter_\w+)"', code)) | questions
+
+
+def test_rasa_data_validate_is_clean():
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "rasa"), "data", "validate"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    unused = set(re.findall(r"The utterance '(\w+)' is not used in any story or rule", output))
+    assert unused <= sent_by_actions(), unused - sent_by_actions()
+    problems = [
+        line for line in output.splitlines()
+        if "UserWarning" in line and "is not used in any story or rule" not in line
+        and "'EXTERNAL_" not in line  # reminders' intents have no user examples
+    ]
+    assert not problems, problems
+    assert "No story structure conflicts found" in output
