@@ -198,7 +198,7 @@ def bot_stack(
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train`")
     rasa_port, action_port = rasa_port or free_port(), action_port or free_port()
-    token = secrets.token_urlsafe(16)
+    token = secrets.token_hex(16)  # never starts with "-" (argparse)
     env = {
         **os.environ,
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
