@@ -1,0 +1,290 @@
+"""`make triage-export`: the whole triage script as printable HTML and Markdown.
+
+Generated from the bot's own data so it never drifts from the bot: every FAQ
+question (``bot/faq_questions.yml``) with the answer the bot gives
+(``domain.yml`` + ``site.yml``) and its follow-ups, every card state with the
+explanation and next step the card agent gives (``cardagent.classify``, run
+on one example per state), and when to escalate (``config.yml`` thresholds,
+the escalation intents, answers that refer to Servicecenter).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import List, Optional
+
+from bot.faq_catalog import faq_catalog
+from bot.site_config import load_site_config
+from bot.triage import (
+    ESCALATE_INTENTS,
+    REPO,
+    Answer,
+    answer,
+    domain_responses,
+    fallback_thresholds,
+    response_for,
+)
+
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_ITEM = re.compile(r"^(- |\d+\. )")
+
+STATE_TITLES = {
+    "no_reader": "Ingen kortläsare",
+    "no_card": "Inget kort i läsaren",
+    "not_a_siths_card": "Inte ett SITHS-kort",
+    "expired": "Kortet har gått ut",
+    "pin_blocked": "Spärrad kod",
+    "expiring_soon": "Kortet går snart ut",
+    "upgraded_with_old_restored": "Uppgraderat, gamla certifikat återställda",
+    "upgraded": "Uppgraderat",
+    "replacement_level2": "Reservkort (tillitsnivå 2)",
+    "not_upgraded": "Inte uppgraderat",
+}
+
+
+@dataclass
+class CardCase:
+    state: str
+    variant: str  # Swedish: which variant of the state ("" if only one)
+    explanation: str
+    next_step: str
+    faq: Optional[str]
+    escalate: bool
+
+
+def _cert(family: Optional[str], level: Optional[int], not_after: dt.datetime,
+          purpose: str = "authentication", kind: str = "hsa_id") -> SimpleNamespace:
+    ident = SimpleNamespace(kind=kind, valid=True, is_personal_number=kind == "personnummer")
+    return SimpleNamespace(ca_family=family, assurance_level=level, not_after=not_after,
+                           purpose=purpose, identifier=ident, is_siths=family is not None)
+
+
+def card_cases() -> List[CardCase]:
+    """One example per card state (and per variant of its next step), classified by the
+    card agent's own code, so the texts are exactly those the agent gives."""
+    from cardagent.classify import PinStatus, classify
+    from cardagent.config import FAMILY_EID, FAMILY_LEGACY
+
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    later = now + dt.timedelta(days=900)
+    soon = now + dt.timedelta(days=20)
+    past = now - dt.timedelta(days=30)
+    reader = SimpleNamespace(name="Läsare", card_present=True)
+
+    def pair(family, level, until):
+        return [_cert(family, level, until, p, k) for k in ("hsa_id", "personnummer")
+                for p in ("authentication", "signature")]
+
+    ok_pin = PinStatus("legitimering", "ok", 3, ("pkcs11_flags",))
+    scenarios = [
+        ("", dict(readers=[], card_reader=None, certificates=[], pins=[])),
+        ("", dict(readers=[reader], card_reader=None, certificates=[], pins=[])),
+        ("", dict(certificates=[_cert(None, None, later)])),
+        ("", dict(certificates=pair(FAMILY_EID, 3, past))),
+        ("", dict(certificates=pair(FAMILY_EID, 3, later),
+                  pins=[PinStatus("legitimering", "locked", 0, ("pkcs11_flags",))])),
+        ("inte uppgraderat kort", dict(certificates=pair(FAMILY_LEGACY, None, soon))),
+        ("uppgraderat kort", dict(certificates=pair(FAMILY_EID, 3, soon))),
+        ("", dict(certificates=pair(FAMILY_EID, 3, later) + pair(FAMILY_LEGACY, None, later))),
+        ("", dict(certificates=pair(FAMILY_EID, 3, later))),
+        ("", dict(certificates=pair(FAMILY_EID, 2, later))),
+        ("före sista dag för uppgradering", dict(certificates=pair(FAMILY_LEGACY, None, later))),
+        ("efter sista dag för uppgradering", dict(certificates=pair(FAMILY_LEGACY, None, later),
+                                                  upgrade_deadline=dt.date(2021, 12, 9))),
+    ]
+    cases = []
+    for variant, kwargs in scenarios:
+        args = dict(readers=[reader], card_reader=reader, pins=[ok_pin], now=now,
+                    expiry_warning_days=60)
+        args.update(kwargs)
+        result = classify(**args)
+        text = result.next_step.text
+        cases.append(CardCase(result.state, variant, result.explanation, text,
+                              result.next_step.faq, "Servicecenter" in text))
+    return cases
+
+
+@dataclass
+class FaqItem:
+    title: str
+    questions: List[str]
+    answer: Answer
+
+
+def faq_items() -> List[FaqItem]:
+    return [FaqItem(e.title, list(e.questions), answer(e.response)) for e in faq_catalog().values()]
+
+
+def escalation_rules() -> List[str]:
+    threshold, ambiguity = fallback_thresholds()
+    rules = [
+        f"Boten är osäker: den troligaste frågan har under {threshold:.0%} säkerhet, eller de "
+        f"två troligaste skiljer sig mindre än {ambiguity:.0%}. Ställ en följdfråga; stämmer "
+        "inget, eskalera.",
+    ]
+    rules += list(ESCALATE_INTENTS.values())
+    rules.append("Svaret hänvisar till Servicecenter (markerat med ⚑ nedan) och den som ringer "
+                 "behöver det, till exempel ett nytt kort.")
+    rules.append("Kortets läge säger att Servicecenter ska kontaktas (markerat med ⚑ nedan).")
+    rules.append("Be aldrig om PIN-kod, PUK-kod eller personnummer, och skriv aldrig ner dem.")
+    return rules
+
+
+def other_answers() -> List[tuple]:
+    """Answers outside the FAQ the agent may need: handoff, out of scope, card requests."""
+    out = []
+    for intent, title in (("human_handoff", "Vill prata med en människa"),
+                          ("out_of_scope", "Frågan gäller inte SITHS-kortet"),
+                          ("check_card", "Vill kontrollera kortet"),
+                          ("start_upgrade", "Vill uppgradera kortet"),
+                          ("order_puk", "Vill beställa en PUK-kod")):
+        name = response_for(intent)
+        if name:
+            out.append((title, answer(name)))
+    if "utter_cannot_answer" in domain_responses():
+        out.append(("Boten kan inte svara", answer("utter_cannot_answer")))
+    return out
+
+
+# --- Markdown ---
+
+def to_markdown() -> str:
+    site = load_site_config()
+    lines = [f"# Triageskript: SITHS-kortet ({site.region_name})", "",
+             "Genererat från chattbotens egna data. Ändra inte här: ändra i boten och "
+             "generera om (`make triage-export`).", "",
+             f"**Eskalering:** {site.servicecenter.contact}", "", "## När du ska eskalera", ""]
+    lines += [f"- {rule}" for rule in escalation_rules()]
+    lines += ["", "## Frågor och svar", ""]
+    for item in faq_items():
+        flag = " ⚑" if item.answer.refers_to_servicecenter else ""
+        lines += [f"### {item.title}{flag}", ""]
+        lines += [f"> {q}" for q in item.questions]
+        lines += ["", "**Läs upp:**", "", item.answer.text, ""]
+        if item.answer.follow_ups:
+            lines += ["**Följdfrågor:** " + " · ".join(item.answer.follow_ups), ""]
+    lines += ["## Kortets läge", "",
+              "Vad kortagenten säger om kortet, och vad den som ringer ska göra.", ""]
+    for case in card_cases():
+        variant = f" ({case.variant})" if case.variant else ""
+        flag = " ⚑" if case.escalate else ""
+        lines += [f"### {STATE_TITLES.get(case.state, case.state)}{variant}{flag}", "",
+                  f"`{case.state}`: {case.explanation}", "",
+                  f"**Gör så här:** {case.next_step}", ""]
+        if case.faq:
+            lines += [f"Fråga i FAQ: *{case.faq}*", ""]
+    lines += ["## Andra svar", ""]
+    for title, ans in other_answers():
+        lines += [f"### {title}", "", ans.text, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- HTML (printable) ---
+
+def _inline(text: str) -> str:
+    """Escaped text with the bot's Markdown links as <a>."""
+    out, last = [], 0
+    for m in _LINK.finditer(text):
+        out.append(html.escape(text[last:m.start()]))
+        url = m.group(2)
+        if url.startswith(("https://", "http://", "mailto:")):
+            out.append(f'<a href="{html.escape(url)}">{html.escape(m.group(1))}</a>'
+                       f' <span class="url">({html.escape(url)})</span>')
+        else:
+            out.append(html.escape(m.group(0)))
+        last = m.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def _block(text: str) -> str:
+    paragraphs = []
+    for part in text.split("\n\n"):
+        lines = part.split("\n")
+        items = [ln for ln in lines if _ITEM.match(ln)]
+        if items and len(items) == len(lines) - 1 and not _ITEM.match(lines[0]):
+            lis = "".join("<li>" + _inline(_ITEM.sub("", ln)) + "</li>" for ln in items)
+            paragraphs.append(f"<p>{_inline(lines[0])}</p><ul>{lis}</ul>")
+        else:
+            paragraphs.append("<p>" + "<br>".join(_inline(ln) for ln in lines) + "</p>")
+    return "".join(paragraphs)
+
+
+CSS = """
+body { font: 11pt/1.45 system-ui, Arial, sans-serif; color: #111; max-width: 48em;
+  margin: 2em auto; }
+h1 { font-size: 18pt; } h2 { font-size: 14pt; border-bottom: 1px solid #888; margin-top: 2em; }
+h3 { font-size: 12pt; margin-bottom: .3em; } section { break-inside: avoid; margin-bottom: 1em; }
+blockquote { margin: .3em 0; color: #333; font-style: italic; }
+.say { border-left: 4px solid #00527a; padding-left: .8em; }
+.flag { color: #8a4b00; font-weight: bold; } code { font-size: 10pt; }
+.url { display: none; } a { color: #0a4a8a; }
+@media print { a { color: #111; text-decoration: none; } .url { display: inline; font-size: 9pt; }
+  h2 { break-before: page; } h2:first-of-type { break-before: auto; } }
+"""
+
+
+def to_html() -> str:
+    site = load_site_config()
+    e = html.escape
+    parts = [
+        "<!doctype html>", '<html lang="sv"><head><meta charset="utf-8">',
+        f"<title>Triageskript: SITHS-kortet ({e(site.region_name)})</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Triageskript: SITHS-kortet ({e(site.region_name)})</h1>",
+        "<p>Genererat från chattbotens egna data. Ändra inte här: ändra i boten och generera om "
+        "(<code>make triage-export</code>).</p>",
+        f"<p><strong>Eskalering:</strong> {_inline(site.servicecenter.contact)}</p>",
+        "<h2>När du ska eskalera</h2><ul>",
+        *[f"<li>{e(rule)}</li>" for rule in escalation_rules()],
+        "</ul><h2>Frågor och svar</h2>",
+    ]
+    for item in faq_items():
+        flag = ' <span class="flag" title="Hänvisar till Servicecenter">⚑</span>' \
+            if item.answer.refers_to_servicecenter else ""
+        parts.append(f"<section><h3>{e(item.title)}{flag}</h3>")
+        parts += [f"<blockquote>{e(q)}</blockquote>" for q in item.questions]
+        parts.append(f'<div class="say"><strong>Läs upp:</strong>{_block(item.answer.text)}</div>')
+        if item.answer.follow_ups:
+            parts.append("<p><strong>Följdfrågor:</strong> "
+                         + " · ".join(e(f) for f in item.answer.follow_ups) + "</p>")
+        parts.append("</section>")
+    parts.append("<h2>Kortets läge</h2><p>Vad kortagenten säger om kortet, och vad den som "
+                 "ringer ska göra.</p>")
+    for case in card_cases():
+        variant = f" ({e(case.variant)})" if case.variant else ""
+        flag = ' <span class="flag">⚑</span>' if case.escalate else ""
+        parts.append(
+            f"<section><h3>{e(STATE_TITLES.get(case.state, case.state))}{variant}{flag}</h3>"
+            f"<p><code>{e(case.state)}</code>: {e(case.explanation)}</p>"
+            f"<p><strong>Gör så här:</strong> {e(case.next_step)}</p>"
+            + (f"<p>Fråga i FAQ: <em>{e(case.faq)}</em></p>" if case.faq else "")
+            + "</section>"
+        )
+    parts.append("<h2>Andra svar</h2>")
+    for title, ans in other_answers():
+        parts.append(f"<section><h3>{e(title)}</h3>{_block(ans.text)}</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "dist")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "triage.md").write_text(to_markdown(), encoding="utf-8")
+    (args.out / "triage.html").write_text(to_html(), encoding="utf-8")
+    print(f"Triage script: {args.out / 'triage.html'} and {args.out / 'triage.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
