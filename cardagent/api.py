@@ -45,9 +45,11 @@ from cardagent.tokenfile import load_or_create_token
 log = logging.getLogger("cardagent")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Malformed body, or cost not confirmed"},
     401: {"model": ErrorOut, "description": "Missing or wrong bearer token"},
     403: {"model": ErrorOut, "description": "Origin or Host not allowed"},
-    409: {"model": ErrorOut, "description": "Card removed during the read"},
+    404: {"model": ErrorOut, "description": "No such job or order"},
+    409: {"model": ErrorOut, "description": "Card removed, or the card cannot do this now"},
     422: {"model": ValidationErrorOut, "description": "Invalid request parameters"},
     502: {"model": ErrorOut, "description": "Card or token answered an error or garbage"},
     503: {"model": ErrorOut, "description": "pcscd not running or PKCS#11 module missing"},
@@ -207,9 +209,13 @@ def get_agent_info(settings: SettingsDep) -> AgentInfoOut:
 
 
 def build_v1_router() -> APIRouter:
+    from cardagent.write_api import jobs_router, orders_router
+
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=ERROR_RESPONSES)
     v1.include_router(card_router)
     v1.include_router(agent_router)
+    v1.include_router(jobs_router)
+    v1.include_router(orders_router)
     return v1
 
 
@@ -241,16 +247,19 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
+        if any("confirm_cost" in e["loc"] for e in errors):
+            note = request.app.state.settings.orders.cost_note
+            return _error(422, "cost_not_confirmed", f"Bekräfta kostnaden först. {note}", errors)
         return _error(422, "invalid_request", "Ogiltig begäran.", errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         return _error(
             exc.status_code,
             codes.get(exc.status_code, "http_error"),
@@ -284,7 +293,27 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
     app.state.settings = settings
     app.state.token = load_or_create_token(settings.token_file, settings.token)
     app.state.service = service or CardService(settings)
+    from cardagent.puk import PukOrders
+    from cardagent.store import Store
+    from cardagent.upgrade import UpgradeManager
+    from cardagent.write_api import pin_router
+
+    store = Store(settings.data_dir / "agent.db")
+    app.state.store = store
+    app.state.upgrades = UpgradeManager(settings, app.state.service, store)
+    app.state.upgrades.recover()
+    app.state.orders = PukOrders(settings, app.state.service, store)
+
+    @app.on_event("startup")
+    def _start_outbox() -> None:
+        app.state.orders.worker.start()
+
+    @app.on_event("shutdown")
+    def _stop_outbox() -> None:
+        app.state.orders.worker.stop()
+
     install_error_handlers(app)
     app.include_router(build_v1_router())
+    app.include_router(pin_router)
     app.add_middleware(OriginGuardMiddleware, settings=settings)
     return app

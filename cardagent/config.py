@@ -117,6 +117,49 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
+class UpgradeSettings:
+    """The certificate upgrade (issue 4): enrollment service and job behaviour."""
+
+    est_url: str | None = None  # e.g. https://est.example/.well-known/est
+    est_tls_ca: str | None = None  # PEM file to verify the EST server (None: system store)
+    est_trust_anchors: str | None = None  # PEM file: issuing CAs the new certificates must chain to
+    est_username: str | None = None  # optional HTTP basic auth at the EST server
+    est_password: str | None = None
+    est_labels: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "hsaid-auth": "hsaid-auth",
+            "hsaid-sign": "hsaid-sign",
+            "pnr-auth": "pnr-auth",
+            "pnr-sign": "pnr-sign",
+        }
+    )
+    est_timeout_s: float = 20.0
+    est_attempts: int = 3  # tries per request before the job rolls back
+    est_backoff_s: float = 1.0
+    key_bits: int = 2048
+    card_wait_s: float = 120.0  # how long a running job waits for a pulled card (PINs in memory)
+    pin_page_ttl_s: float = 1800.0
+    required_level: int = 3
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    """PUK orders (issue 4): the card administration's webhook and the outbox."""
+
+    webhook_url: str | None = None
+    webhook_tls_ca: str | None = None
+    webhook_token: str | None = None  # sent as "Authorization: Bearer ..." if set
+    cost_sek: int = 200
+    cost_note: str = (
+        "En ny PUK-kod kostar ca 200 kr. Kostnaden betalas av den verksamhet du arbetar inom."
+    )
+    open_days: int = 30  # an order counts as open (no second order) for this many days
+    retry_initial_s: float = 1.0
+    retry_max_s: float = 300.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -140,6 +183,11 @@ class Settings:
     log_level: str = "info"
     demo_card: str | None = None
     config_file: Path | None = None
+    upgrade: UpgradeSettings = field(default_factory=UpgradeSettings)
+    orders: OrderSettings = field(default_factory=OrderSettings)
+    # Test-only: pause a running upgrade job at this checkpoint ("step" or "step:n") so a test
+    # can kill -9 the agent there. Read from CARDAGENT_TESTHOOK_PAUSE_AT only; never from TOML.
+    testhook_pause_at: str | None = None
 
     @property
     def token_file(self) -> Path:
@@ -229,6 +277,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     module = pick("pkcs11_module", "CARDAGENT_PKCS11_MODULE", "")
     softhsm2_conf = pick("softhsm2_conf", "CARDAGENT_SOFTHSM2_CONF", None)
     demo_card = None
+    marker = None
     if not module:
         marker = read_demo_marker(data_dir)
         if marker and marker.get("pkcs11_module"):
@@ -236,6 +285,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             softhsm2_conf = softhsm2_conf or marker.get("softhsm2_conf")
             probe_enabled = probe_enabled or _bool(marker.get("pcsc_probe", False))
             demo_card = str(marker.get("card") or "demo")
+    demo_services: dict[str, Any] = {}
+    if demo_card is not None and isinstance(marker, dict):
+        demo_services = marker.get("services") or {}
     if not module:
         module = default_module_path()
     if env.get("CARDAGENT_PCSC_PROBE") not in (None, ""):
@@ -262,6 +314,58 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             if isinstance(deadline_raw, dt.date)
             else dt.date.fromisoformat(str(deadline_raw))
         )
+
+    upgrade_raw = raw.get("upgrade", {}) if isinstance(raw.get("upgrade"), dict) else {}
+    orders_raw = raw.get("puk_orders", {}) if isinstance(raw.get("puk_orders"), dict) else {}
+
+    def sub(table: Mapping[str, Any], key: str, env_key: str, default: Any) -> Any:
+        if env.get(env_key) not in (None, ""):
+            return env[env_key]
+        if key in table:
+            return table[key]
+        return demo_services.get(key, default)
+
+    try:
+        up_default = UpgradeSettings()
+        upgrade = UpgradeSettings(
+            est_url=sub(upgrade_raw, "est_url", "CARDAGENT_EST_URL", None),
+            est_tls_ca=sub(upgrade_raw, "est_tls_ca", "CARDAGENT_EST_TLS_CA", None),
+            est_trust_anchors=sub(
+                upgrade_raw, "est_trust_anchors", "CARDAGENT_EST_TRUST_ANCHORS", None
+            ),
+            est_username=sub(upgrade_raw, "est_username", "CARDAGENT_EST_USERNAME", None),
+            est_password=env.get("CARDAGENT_EST_PASSWORD") or upgrade_raw.get("est_password"),
+            est_labels={**up_default.est_labels, **dict(upgrade_raw.get("est_labels", {}))},
+            est_timeout_s=float(sub(upgrade_raw, "est_timeout_s", "CARDAGENT_EST_TIMEOUT", 20.0)),
+            est_attempts=int(sub(upgrade_raw, "est_attempts", "CARDAGENT_EST_ATTEMPTS", 3)),
+            est_backoff_s=float(sub(upgrade_raw, "est_backoff_s", "CARDAGENT_EST_BACKOFF", 1.0)),
+            key_bits=int(sub(upgrade_raw, "key_bits", "CARDAGENT_KEY_BITS", 2048)),
+            card_wait_s=float(sub(upgrade_raw, "card_wait_s", "CARDAGENT_CARD_WAIT", 120.0)),
+            pin_page_ttl_s=float(
+                sub(upgrade_raw, "pin_page_ttl_s", "CARDAGENT_PIN_PAGE_TTL", 1800)
+            ),
+            required_level=int(sub(upgrade_raw, "required_level", "CARDAGENT_REQUIRED_LEVEL", 3)),
+        )
+        od = OrderSettings()
+        orders = OrderSettings(
+            webhook_url=sub(orders_raw, "webhook_url", "CARDAGENT_ORDER_WEBHOOK_URL", None),
+            webhook_tls_ca=sub(
+                orders_raw, "webhook_tls_ca", "CARDAGENT_ORDER_WEBHOOK_TLS_CA", None
+            ),
+            webhook_token=env.get("CARDAGENT_ORDER_WEBHOOK_TOKEN")
+            or orders_raw.get("webhook_token")
+            or demo_services.get("webhook_token"),
+            cost_sek=int(sub(orders_raw, "cost_sek", "CARDAGENT_PUK_COST_SEK", od.cost_sek)),
+            cost_note=str(sub(orders_raw, "cost_note", "CARDAGENT_PUK_COST_NOTE", od.cost_note)),
+            open_days=int(sub(orders_raw, "open_days", "CARDAGENT_PUK_ORDER_OPEN_DAYS", 30)),
+            retry_initial_s=float(
+                sub(orders_raw, "retry_initial_s", "CARDAGENT_ORDER_RETRY_INITIAL", 1.0)
+            ),
+            retry_max_s=float(sub(orders_raw, "retry_max_s", "CARDAGENT_ORDER_RETRY_MAX", 300.0)),
+            timeout_s=float(sub(orders_raw, "timeout_s", "CARDAGENT_ORDER_TIMEOUT", 10.0)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid setting: {exc}") from exc
 
     try:
         settings = Settings(
@@ -291,6 +395,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             log_level=str(pick("log_level", "CARDAGENT_LOG_LEVEL", "info")).lower(),
             demo_card=demo_card,
             config_file=file_path,
+            upgrade=upgrade,
+            orders=orders,
+            testhook_pause_at=env.get("CARDAGENT_TESTHOOK_PAUSE_AT") or None,
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid setting: {exc}") from exc
@@ -309,6 +416,9 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"port out of range: {settings.port}")
     if settings.expiry_warning_days < 0:
         raise ConfigError("expiry_warning_days must be >= 0")
+    for url in (settings.upgrade.est_url, settings.orders.webhook_url):
+        if url and not url.startswith("https://"):
+            raise ConfigError(f"enrollment and order endpoints must use https://: {url}")
     for origin in settings.allowed_origins:
         if origin == "*":
             raise ConfigError("'*' is not allowed in allowed_origins: list each origin")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Dict, List, Optional, Type
+from typing import Any, Dict, List, Literal, Optional, Type
 
 from pydantic import BaseModel as _PydanticBaseModel
 from pydantic import Field
@@ -176,3 +176,109 @@ class AgentInfoOut(BaseModel):
     demo_card: Optional[str]
     pcsc_probe: bool
     expiry_warning_days: int
+
+
+# --- write side (issue 4): upgrade jobs and PUK orders ---------------------------------------
+
+
+class UpgradeRequest(BaseModel):
+    """Body of POST /v1/upgrade. No PINs: they are typed on the agent's own page."""
+
+    class Config:
+        extra = "forbid"
+
+
+class JobStepOut(BaseModel):
+    name: str
+    title: str = Field(..., description="Swedish step title")
+    status: str = Field(..., description="pending, running, done or failed")
+
+
+class JobCardOut(BaseModel):
+    reader: str
+    serial: Optional[str] = None
+
+
+class JobPinOut(BaseModel):
+    status: Optional[str] = None
+    retries_left: Optional[int] = None
+
+
+class JobCertificateOut(BaseModel):
+    token: str
+    label: str
+    id: str
+    issuer: Optional[str] = None
+    identifier: Dict[str, str]
+    purpose: str
+    not_after: str
+    fingerprint_sha256: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    type: str = Field(..., description="Always 'upgrade'")
+    status: str = Field(
+        ...,
+        description="waiting_for_pin, running, waiting_for_card (active); succeeded, failed, "
+        "rolled_back, cancelled (final)",
+    )
+    message: str = Field(..., description="Short Swedish text for the user")
+    error_code: Optional[str] = Field(None, description="Machine-readable reason, see docs")
+    step: Optional[str] = None
+    step_title: Optional[str] = None
+    progress: int = Field(..., ge=0, le=100)
+    steps: List[JobStepOut]
+    pin_page_url: Optional[str] = Field(
+        None, description="Local page where the user types the PINs (only while waiting_for_pin)"
+    )
+    pins: Dict[str, JobPinOut] = Field(default_factory=dict)
+    card: JobCardOut
+    certificates: List[JobCertificateOut] = Field(default_factory=list)
+    created_at: Optional[str] = None
+    updated_at: Optional[str] = None
+    finished_at: Optional[str] = None
+    created: Optional[bool] = Field(
+        None, description="POST only: false when an active job for this card already existed"
+    )
+
+
+class PukOrderRequest(BaseModel):
+    confirm_cost: Literal[True] = Field(
+        ..., description="Must be true: the user accepted the cost (about 200 kr, paid by the unit)"
+    )
+
+    class Config:
+        extra = "forbid"
+
+
+class OrderCardOut(BaseModel):
+    serial: Optional[str] = None
+    hsa_id: Optional[str] = None
+    organisation: Optional[str] = None
+
+
+class OrderDeliveryOut(BaseModel):
+    attempts: int
+    delivered_at: Optional[str] = None
+    next_attempt_at: Optional[str] = None
+    receiver_reference: Optional[str] = None
+
+
+class PukOrderOut(BaseModel):
+    order_id: str
+    reference: str = Field(..., description="Order reference to give the user")
+    status: str = Field(..., description="queued (accepted, in the outbox) or delivered")
+    message: str
+    error_code: Optional[str] = Field(
+        None, description="order_endpoint_down while delivery attempts fail (order stays queued)"
+    )
+    cost_sek: int
+    cost_note: str
+    card: OrderCardOut
+    delivery: OrderDeliveryOut
+    created_at: Optional[str] = None
+    open_until: Optional[str] = None
+    created: Optional[bool] = Field(
+        None, description="POST only: false when the card's open order was returned instead"
+    )

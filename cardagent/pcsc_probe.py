@@ -92,3 +92,27 @@ def _read_card_info(card: CardConnection) -> dict:
     except (UnicodeDecodeError, ValueError):
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def verify_pin(reader: str, settings: ProbeSettings, role: str, pin: str) -> int | None:
+    """THE SEAM, write side: present a PIN to the test applet so its retry counter behaves as a
+    real card's does inside C_Login (SoftHSM2 has no counter). Only when the probe is on and
+    the card answers the test AID; otherwise returns None and sends nothing more (real cards
+    check the PIN in C_Login). Returns the tries left after the attempt (-1 = accepted).
+    """
+    if not settings.enabled or role not in settings.pin_refs:
+        return None
+    data = pin.encode("ascii")
+    with connect(reader) as card:
+        _, sw = card.transmit(_select_aid(bytes.fromhex(settings.aid)))
+        if sw != SW_OK:
+            return None
+        _, sw = card.transmit(bytes([0x00, 0x20, 0x00, settings.pin_refs[role], len(data)]) + data)
+    del data
+    if sw == SW_OK:
+        return -1
+    if sw == SW_BLOCKED:
+        return 0
+    if sw & 0xFFF0 == 0x63C0:
+        return sw & 0x0F
+    raise PcscError(f"VERIFY answered {sw:04X}")

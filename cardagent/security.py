@@ -82,6 +82,7 @@ class OriginGuardMiddleware:
         self.app = app
         self.allowed_origins = {o.rstrip("/") for o in settings.allowed_origins}
         self.allowed_hosts = {h.lower() for h in settings.allowed_hosts}
+        self.own_origins = {f"http://{h}:{settings.port}" for h in self.allowed_hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,6 +95,22 @@ class OriginGuardMiddleware:
             )
             return
         origin = _header(scope, b"origin")
+        if scope.get("path", "").startswith("/pin/"):
+            # The agent's own PIN page: no CORS at all. A form POST must come from the page
+            # itself (Origin = the agent, Sec-Fetch-Site same-origin when the browser sends it).
+            site = _header(scope, b"sec-fetch-site")
+            if scope["method"] != "GET" and (
+                (origin is not None and origin.rstrip("/") not in self.own_origins)
+                or (site is not None and site not in ("same-origin", "none"))
+            ):
+                await _json(
+                    send,
+                    403,
+                    {"error": "origin_not_allowed", "message": "Otillåten avsändare."},
+                )
+                return
+            await self.app(scope, receive, send)
+            return
         if origin is None:
             await self.app(scope, receive, send)
             return

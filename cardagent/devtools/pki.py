@@ -168,3 +168,74 @@ class TestPKI:
                 critical=False,
             )
         return builder.sign(self.keys[ca_name], hashes.SHA256())
+
+
+TLS_CA = "TEST Card Agent Local TLS CA"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: Path  # PEM: the CA the agent trusts for the local test services
+    cert: Path  # PEM: server certificate for 127.0.0.1 / localhost
+    key: Path  # PEM: its key (0600)
+
+
+def tls_server_files(folder: Path) -> TlsFiles:
+    """A self-signed TEST TLS CA and a server certificate for 127.0.0.1 and localhost (cached)."""
+    import ipaddress
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(folder / "tls-ca.pem", folder / "tls-server.pem", folder / "tls-server.key")
+    if files.ca.exists() and files.cert.exists() and files.key.exists():
+        return files
+    now = dt.datetime.now(dt.UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = _name(TLS_CA, "TEST Card Agent")
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost", "TEST Card Agent"))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    files.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    files.key.chmod(0o600)
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    return files

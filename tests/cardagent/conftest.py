@@ -181,3 +181,100 @@ def agent_env(stack_dir: Path, softhsm_conf: Path, tmp_path: Path) -> Callable[.
         return env
 
     return make
+
+
+# --- write side (issue 4): EST test CA, order receiver, fresh cards ----------------------------
+
+from cardagent.devtools.est_ca import EstTestCA  # noqa: E402
+from cardagent.devtools.order_receiver import OrderReceiver  # noqa: E402
+from cardagent.devtools.pki import TlsFiles, tls_server_files  # noqa: E402
+from cardagent.devtools.servers import ThreadedServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tls_files(stack_dir: Path) -> TlsFiles:
+    return tls_server_files(stack_dir / "tls")
+
+
+@pytest.fixture(scope="session")
+def est_server(test_pki: TestPKI, tls_files: TlsFiles) -> Iterator[tuple[EstTestCA, str]]:
+    ca = EstTestCA(test_pki)
+    server = ThreadedServer(ca.app, free_port(), tls_files).start()
+    yield ca, f"{server.url}/.well-known/est"
+    server.stop()
+
+
+@pytest.fixture()
+def est_ca(est_server: tuple[EstTestCA, str]) -> Iterator[EstTestCA]:
+    ca = est_server[0]
+    ca.fail_next, ca.wrong_issuer = 0, False
+    yield ca
+    ca.fail_next, ca.wrong_issuer = 0, False
+
+
+@pytest.fixture(scope="session")
+def trust_anchors(stack_dir: Path, est_server: tuple[EstTestCA, str]) -> Path:
+    path = stack_dir / "est-trust.pem"
+    path.write_bytes(est_server[0].trust_anchors_pem())
+    return path
+
+
+@pytest.fixture(scope="session")
+def session_receiver(stack_dir: Path, tls_files: TlsFiles) -> Iterator[tuple[OrderReceiver, str]]:
+    receiver = OrderReceiver(stack_dir / "session-orders.db")
+    server = ThreadedServer(receiver.app, free_port(), tls_files).start()
+    yield receiver, f"{server.url}/orders"
+    server.stop()
+
+
+def write_settings(
+    base: Settings,
+    data_dir: Path,
+    est_url: str,
+    tls: TlsFiles,
+    anchors: Path | None,
+    webhook: str | None,
+) -> Settings:
+    from dataclasses import replace
+
+    from cardagent.config import OrderSettings, UpgradeSettings
+
+    return replace(
+        base,
+        data_dir=data_dir,
+        upgrade=UpgradeSettings(
+            est_url=est_url,
+            est_tls_ca=str(tls.ca),
+            est_trust_anchors=str(anchors) if anchors else None,
+            est_attempts=2,
+            est_backoff_s=0.1,
+            card_wait_s=10.0,
+        ),
+        orders=OrderSettings(
+            webhook_url=webhook,
+            webhook_tls_ca=str(tls.ca),
+            retry_initial_s=0.2,
+            retry_max_s=1.0,
+        ),
+    )
+
+
+_fresh_counter = iter(range(1, 10**6))
+
+
+@pytest.fixture()
+def fresh_card(
+    softhsm_conf: Path, test_pki: TestPKI, card_slot: CardSlot
+) -> Callable[..., ProvisionedCard]:
+    """Provision a brand-new card (own tokens, own card serial) and put it in the test reader."""
+
+    def make(name: str = "old", insert: bool = True) -> ProvisionedCard:
+        card = provision_card(softhsm_conf, test_pki, PROFILES[name])
+        serial = f"8888{os.getpid() % 10000:04d}{next(_fresh_counter):08d}"
+        card_slot.cards = {**card_slot.cards, f"fresh-{serial}": card}
+        if insert:
+            card_slot.insert(f"fresh-{serial}", card_serial=serial)
+        card.__dict__["serial"] = serial  # frozen dataclass: remember the emulated serial
+        return card
+
+    return make

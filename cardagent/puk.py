@@ -1,0 +1,343 @@
+"""PUK orders: at most one open order per card, delivered exactly once through an outbox.
+
+* The card is identified from its certificates (public data, no PIN): card serial, HSA-id,
+  name and organisation. No personnummer goes into the order.
+* ``orders_one_open`` (unique partial index) makes a second open order for the same card
+  impossible, whatever the concurrency; asking again returns the open order.
+* The order and its outbox row are written in one transaction. A worker thread POSTs the
+  outbox row to the card administration's webhook with an ``Idempotency-Key`` header (the
+  same key on every attempt, across restarts) and retries with exponential backoff until it
+  gets a 2xx (or 409, "already have it"). The receiver deduplicates by the key, so an order
+  the agent accepted reaches it exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import sqlite3
+import ssl
+import threading
+import time
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from cardagent import __version__
+from cardagent.config import FAMILY_EID, FAMILY_LEGACY, Settings
+from cardagent.errors import AgentError
+from cardagent.service import CardService
+from cardagent.store import Store
+from cardagent.upgrade import card_key_of
+
+log = logging.getLogger("cardagent.puk")
+
+STATUS_MESSAGES = {
+    "queued": (
+        "Din beställning av en ny PUK-kod är mottagen (referens {ref}) och skickas till "
+        "kortadministrationen. {cost} PUK-koden kommer med rekommenderat brev till din "
+        "hemadress."
+    ),
+    "queued_retrying": (
+        "Din beställning (referens {ref}) är sparad men kortadministrationen svarar inte just "
+        "nu. Den skickas automatiskt så snart det går; du behöver inte beställa igen."
+    ),
+    "delivered": (
+        "Din beställning av en ny PUK-kod (referens {ref}) har tagits emot av "
+        "kortadministrationen. {cost} PUK-koden kommer med rekommenderat brev till din "
+        "hemadress."
+    ),
+}
+
+
+class OrderRefused(AgentError):
+    status = 409
+
+    def __init__(self, code: str, message: str, status: int = 409, detail: str = "") -> None:
+        super().__init__(detail)
+        self.code = code
+        self.message_sv = message
+        self.status = status
+
+
+class OrderNotFound(AgentError):
+    code = "order_not_found"
+    status = 404
+    message_sv = "Det finns ingen sådan beställning."
+
+
+def _iso(ts: float | None) -> str | None:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
+
+
+class PukOrders:
+    def __init__(self, settings: Settings, service: CardService, store: Store) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self.worker = OutboxWorker(settings, store)
+
+    def create(self, confirm_cost: bool) -> tuple[dict[str, Any], bool]:
+        o = self.settings.orders
+        if not confirm_cost:
+            raise OrderRefused(
+                "cost_not_confirmed",
+                f"Bekräfta kostnaden först. {o.cost_note}",
+                status=400,
+            )
+        card = self._identify()
+        now = time.time()
+        with self.store.transaction() as db:
+            db.execute("UPDATE puk_orders SET open = 0 WHERE open = 1 AND open_until < ?", (now,))
+            row = db.execute(
+                "SELECT id FROM puk_orders WHERE card_key = ? AND open = 1", (card["key"],)
+            ).fetchone()
+            if row is not None:
+                existing = row["id"]
+            else:
+                existing = None
+                order_id = secrets.token_hex(8)
+                reference = (
+                    "PUK-"
+                    + dt.datetime.now(dt.UTC).strftime("%Y%m%d-")
+                    + secrets.token_hex(3).upper()
+                )
+                public_card = {k: v for k, v in card.items() if k != "key"}
+                db.execute(
+                    "INSERT INTO puk_orders (id, card_key, reference, status, open, open_until, "
+                    "card, created_at) VALUES (?, ?, ?, 'queued', 1, ?, ?, ?)",
+                    (
+                        order_id,
+                        card["key"],
+                        reference,
+                        now + o.open_days * 86400,
+                        json.dumps(public_card),
+                        now,
+                    ),
+                )
+                payload = {
+                    "type": "siths.puk_order",
+                    "order_id": order_id,
+                    "reference": reference,
+                    "created_at": _iso(now),
+                    "card": public_card,
+                    "cost_sek": o.cost_sek,
+                    "cost_note": o.cost_note,
+                    "cost_confirmed_by_user": True,
+                    "delivery": "registered_letter_to_home_address",
+                    "source": f"SITHS card agent {__version__}",
+                }
+                db.execute(
+                    "INSERT INTO outbox (order_id, idempotency_key, payload, next_attempt_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (order_id, f"puk-order-{order_id}", json.dumps(payload), now),
+                )
+        if existing is not None:
+            return self.view(existing), False
+        log.info("PUK order %s accepted (%s)", order_id, reference)
+        self.worker.wake()
+        return self.view(order_id), True
+
+    def _identify(self) -> dict[str, Any]:
+        reading = self.service.read()
+        if reading.card_reader is None:
+            raise OrderRefused("no_card", "Sätt i ditt SITHS-kort i kortläsaren först.")
+        key = card_key_of(reading)
+        siths = [
+            (raw, info)
+            for view in reading.tokens
+            for raw, info in zip(view.data.certificates, view.certificates, strict=False)
+            if info.ca_family in (FAMILY_EID, FAMILY_LEGACY)
+        ]
+        if key is None or not siths:
+            raise OrderRefused(
+                "not_a_siths_card",
+                "Kortet i läsaren är inget SITHS-kort. PUK-kod kan bara beställas för SITHS-kort.",
+            )
+        hsa = next((s for s in siths if s[1].identifier.kind == "hsa_id"), None)
+        if hsa is None:
+            raise OrderRefused(
+                "card_not_identified",
+                "Kortet kunde inte identifieras (inget HSA-id). Kontakta Servicecenter.",
+            )
+        cert = x509.load_der_x509_certificate(hsa[0].der)
+
+        def first(oid: x509.ObjectIdentifier) -> str | None:
+            vals = cert.subject.get_attributes_for_oid(oid)
+            return str(vals[0].value) if vals else None
+
+        return {
+            "key": key,
+            "card_serial": reading.card_serial or None,
+            "token_serials": sorted(t.data.serial for t in reading.tokens),
+            "hsa_id": hsa[1].identifier.raw,
+            "given_name": first(NameOID.GIVEN_NAME),
+            "surname": first(NameOID.SURNAME),
+            "organisation": first(NameOID.ORGANIZATION_NAME),
+            "certificate_issuer": hsa[1].issuer_cn,
+            "card_state": reading.classification.state,
+        }
+
+    def view(self, order_id: str) -> dict[str, Any]:
+        with self.store.connect() as db:
+            row = db.execute(
+                "SELECT o.*, b.attempts, b.last_error, b.next_attempt_at FROM puk_orders o "
+                "JOIN outbox b ON b.order_id = o.id WHERE o.id = ?",
+                (order_id,),
+            ).fetchone()
+        if row is None:
+            raise OrderNotFound(f"no order {order_id}")
+        o = self.settings.orders
+        status = row["status"]
+        error_code = None
+        key = status
+        if status == "queued" and row["attempts"] > 0:
+            error_code = "order_endpoint_down"
+            key = "queued_retrying"
+        card = json.loads(row["card"])
+        return {
+            "order_id": row["id"],
+            "reference": row["reference"],
+            "status": status,
+            "message": STATUS_MESSAGES[key].format(ref=row["reference"], cost=o.cost_note),
+            "error_code": error_code,
+            "cost_sek": o.cost_sek,
+            "cost_note": o.cost_note,
+            "card": {
+                "serial": card.get("card_serial"),
+                "hsa_id": card.get("hsa_id"),
+                "organisation": card.get("organisation"),
+            },
+            "delivery": {
+                "attempts": row["attempts"],
+                "delivered_at": _iso(row["delivered_at"]),
+                "next_attempt_at": None if row["delivered_at"] else _iso(row["next_attempt_at"]),
+                "receiver_reference": row["receiver_reference"],
+            },
+            "created_at": _iso(row["created_at"]),
+            "open_until": _iso(row["open_until"]),
+        }
+
+
+class OutboxWorker:
+    """Delivers outbox rows; one thread per agent, woken on new orders, resumes on start."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="puk-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+            self._thread = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wait = self.deliver_due()
+            except Exception:  # noqa: BLE001 - never let the worker die
+                log.exception("outbox worker error")
+                wait = 5.0
+            self._wake.wait(timeout=wait)
+            self._wake.clear()
+
+    def _client(self) -> httpx.Client:
+        o = self.settings.orders
+        verify: ssl.SSLContext | bool = True
+        if o.webhook_tls_ca:
+            verify = ssl.create_default_context(cafile=o.webhook_tls_ca)
+        return httpx.Client(verify=verify, timeout=o.timeout_s, follow_redirects=False)
+
+    def deliver_due(self) -> float:
+        """Try every due row once; returns seconds until the next one is due."""
+        o = self.settings.orders
+        now = time.time()
+        with self.store.connect() as db:
+            rows = db.execute(
+                "SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY next_attempt_at"
+            ).fetchall()
+        if not rows:
+            return 60.0
+        if not o.webhook_url:
+            log.warning("%d PUK order(s) waiting: no order webhook configured", len(rows))
+            return 60.0
+        due = [r for r in rows if r["next_attempt_at"] <= now]
+        if due:
+            with self._client() as client:
+                for row in due:
+                    if self._stop.is_set():
+                        break
+                    self._attempt(client, row)
+        with self.store.connect() as db:
+            nxt = db.execute(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL"
+            ).fetchone()[0]
+        return 60.0 if nxt is None else max(0.05, min(60.0, nxt - time.time()))
+
+    def _attempt(self, client: httpx.Client, row: sqlite3.Row) -> None:
+        o = self.settings.orders
+        headers = {"Content-Type": "application/json", "Idempotency-Key": row["idempotency_key"]}
+        if o.webhook_token:
+            headers["Authorization"] = f"Bearer {o.webhook_token}"
+        attempts = row["attempts"] + 1
+        # Count the attempt before sending: a crash mid-request still backs off next time.
+        with self.store.transaction() as db:
+            db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", (attempts, row["id"]))
+        error: str | None = None
+        receiver_ref = None
+        try:
+            r = client.post(o.webhook_url or "", content=row["payload"], headers=headers)
+            if 200 <= r.status_code < 300 or r.status_code == 409:
+                try:
+                    body = r.json()
+                    receiver_ref = body.get("reference") if isinstance(body, dict) else None
+                except ValueError:
+                    receiver_ref = None
+            else:
+                error = f"HTTP {r.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}"
+        now = time.time()
+        with self.store.transaction() as db:
+            if error is None:
+                db.execute(
+                    "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
+                    (now, row["id"]),
+                )
+                db.execute(
+                    "UPDATE puk_orders SET status = 'delivered', delivered_at = ?, "
+                    "receiver_reference = ? WHERE id = ?",
+                    (now, receiver_ref, row["order_id"]),
+                )
+                log.info("PUK order %s delivered (attempt %d)", row["order_id"], attempts)
+            else:
+                delay = min(o.retry_max_s, o.retry_initial_s * 2 ** (attempts - 1))
+                db.execute(
+                    "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ?",
+                    (error, now + delay, row["id"]),
+                )
+                log.warning(
+                    "PUK order %s not delivered (%s); retry in %.1f s",
+                    row["order_id"],
+                    error,
+                    delay,
+                )
