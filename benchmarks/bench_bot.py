@@ -1,29 +1,56 @@
-"""`make bench`: the bot's NLU quality, reply latency, training time and memory.
+"""`make bench`: is the bot better than searching the FAQ page, and is it fast
+enough for a region's upgrade weeks?
 
-Runs the real trained model and action server on loopback (bot.local_stack),
-prints a summary table and keeps the raw numbers in
-benchmarks/results/bot.json. Nothing here asserts: figures are reported.
+One run, on the real trained model and action server (bot.local_stack):
+
+1. Quality, on the same held-out questions (tests/nlu/heldout.yml): the bot's
+   answers next to a BM25 search over the FAQ page (benchmarks/bm25.py), top-1
+   accuracy on the FAQ-answerable subset (faq_* intents) and on the whole set;
+   plus the NLU accuracy, macro-F1 and confusions reported before.
+2. Speed, REST reply latency p50/p95/p99: closed loop with 1 and 10 concurrent
+   conversations; open loop at an offered load of 50 users who each send a
+   message every 5 s (10 msg/s, arrivals on schedule whatever the replies,
+   latency counted from the scheduled send); saturation throughput of one Rasa
+   server (closed loop, concurrency doubled until throughput stops growing).
+3. Memory of each process (now and peak) and, unless --skip-training, the
+   training time.
+
+Prints one summary table and keeps the raw numbers (every question's result
+included) in benchmarks/results/bot.json. Nothing here asserts: the machine
+is shared and noisy, figures are reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Tuple
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import percentiles, rss_mib, table, write_results  # noqa: E402
+from benchmarks.bm25 import TOKENISERS, FaqSearch, faq_documents  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    peak_rss_mib,
+    percentiles,
+    rss_mib,
+    table,
+    write_results,
+)
 from bot.local_stack import REPO, bot_stack  # noqa: E402
 from bot.nlu_eval import evaluate, load_examples  # noqa: E402
+from tests.bot.responses import joined, rendered  # noqa: E402
+
+WEBHOOK = "/webhooks/rest/webhook"
 
 
 def measure_training() -> float:
@@ -37,83 +64,255 @@ def measure_training() -> float:
         return round(time.perf_counter() - start, 1)
 
 
-def sequential_latency(url: str, texts: List[str], rounds: int) -> List[float]:
-    samples = []
-    with httpx.Client(timeout=30) as client:
-        for i in range(rounds):
-            text = texts[i % len(texts)]
-            start = time.perf_counter()
-            client.post(f"{url}/webhooks/rest/webhook",
-                        json={"sender": f"seq-{i % 10}", "message": text}).raise_for_status()
-            samples.append((time.perf_counter() - start) * 1000)
-    return samples
+# --- 1. quality: the bot against a search of the FAQ page ------------------
+
+def bm25_results(examples: List[Tuple[str, str]]) -> Dict:
+    """Every tokenisation's top-1 on the FAQ subset; the whole set is scored
+    with the best abstain threshold (an oracle, in BM25's favour): below it
+    the search "finds nothing", which is right for non-FAQ questions."""
+    docs = faq_documents()
+    faq = [(t, i) for t, i in examples if i.startswith("faq_")]
+    variants = {}
+    for name, tokenise in TOKENISERS.items():
+        search = FaqSearch(tokenise, docs)
+        hits = [(t, i, *search.top(t)) for t, i in examples]
+        faq_correct = sum(top == i for t, i, top, _ in hits if i.startswith("faq_"))
+        best_thr, best_correct = 0.0, -1
+        for thr in sorted({0.0, *(s + 1e-9 for *_, s in hits)}):
+            correct = sum(
+                (top == i and s >= thr) if i.startswith("faq_") else s < thr
+                for _, i, top, s in hits
+            )
+            if correct > best_correct:
+                best_thr, best_correct = thr, correct
+        variants[name] = {
+            "faq_correct": faq_correct,
+            "faq_accuracy": round(faq_correct / len(faq), 4),
+            "whole_set_correct": best_correct,
+            "whole_set_accuracy": round(best_correct / len(examples), 4),
+            "abstain_below_score": round(best_thr, 3),
+            "per_question": [
+                {"text": t, "expected": i, "top": top, "score": round(s, 3)}
+                for t, i, top, s in hits
+            ],
+        }
+    best = max(variants, key=lambda v: variants[v]["faq_correct"])
+    return {"documents": len(docs), "best_tokenisation": best, "variants": variants}
 
 
-async def concurrent_latency(url: str, texts: List[str], users: int, turns: int) -> dict:
+def bot_answers(url: str, faq: List[Tuple[str, str]]) -> List[Dict]:
+    """Each FAQ-subset question in a new conversation over REST: is the reply
+    the labelled question's answer?"""
+    out = []
+    with httpx.Client(timeout=60) as client:
+        for text, intent in faq:
+            r = client.post(f"{url}{WEBHOOK}",
+                            json={"sender": f"quality-{uuid.uuid4().hex[:10]}", "message": text})
+            r.raise_for_status()
+            reply = joined(r.json())
+            out.append({"text": text, "expected": intent,
+                        "correct": reply == rendered(f"utter_{intent}"),
+                        "asked_back": "Menade du" in reply})
+    return out
+
+
+# --- 2. speed ---------------------------------------------------------------
+
+async def closed_loop(url: str, texts: List[str], concurrency: int, seconds: float) -> Dict:
+    """``concurrency`` conversations, each sending its next message as soon
+    as the reply to the last one arrived, for ``seconds``."""
     samples: List[float] = []
+    errors = 0
+    loop = asyncio.get_running_loop()
 
     async def user(client: httpx.AsyncClient, n: int) -> None:
-        sender = f"conc-{uuid.uuid4().hex[:8]}"
-        for t in range(turns):
-            text = texts[(n * turns + t) % len(texts)]
-            start = time.perf_counter()
-            r = await client.post(f"{url}/webhooks/rest/webhook",
-                                  json={"sender": sender, "message": text})
-            r.raise_for_status()
-            samples.append((time.perf_counter() - start) * 1000)
+        nonlocal errors
+        sender, k = f"closed-{concurrency}-{n}-{uuid.uuid4().hex[:6]}", 0
+        while loop.time() < stop:
+            text = texts[(n * 13 + k) % len(texts)]
+            k += 1
+            start = loop.time()
+            try:
+                r = await client.post(f"{url}{WEBHOOK}", json={"sender": sender, "message": text})
+                r.raise_for_status()
+                samples.append((loop.time() - start) * 1000)
+            except httpx.HTTPError:
+                errors += 1
 
-    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=users)) as c:
-        start = time.perf_counter()
-        await asyncio.gather(*(user(c, n) for n in range(users)))
-        wall = time.perf_counter() - start
-    return {**percentiles(samples), "throughput_msg_s": round(len(samples) / wall, 1)}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        begin = loop.time()
+        stop = begin + seconds
+        await asyncio.gather(*(user(client, n) for n in range(concurrency)))
+        wall = loop.time() - begin
+    return {"concurrency": concurrency, **percentiles(samples), "errors": errors,
+            "throughput_msg_s": round(len(samples) / wall, 1)}
+
+
+async def open_loop(url: str, texts: List[str], users: int, interval: float,
+                    seconds: float, seed: int = 7) -> Dict:
+    """Offered load: ``users`` conversations, each sending a message every
+    ``interval`` s from a random phase, on schedule whatever the replies.
+    Latency is counted from the scheduled send time."""
+    rng = random.Random(seed)
+    loop = asyncio.get_running_loop()
+    samples: List[float] = []
+    errors = 0
+
+    async def send(client: httpx.AsyncClient, sender: str, text: str, at: float) -> None:
+        nonlocal errors
+        await asyncio.sleep(max(0.0, at - loop.time()))
+        try:
+            r = await client.post(f"{url}{WEBHOOK}", json={"sender": sender, "message": text})
+            r.raise_for_status()
+            samples.append((loop.time() - at) * 1000)
+        except httpx.HTTPError:
+            errors += 1
+
+    limits = httpx.Limits(max_connections=4 * users, max_keepalive_connections=users)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        t0 = loop.time() + 1.0
+        tasks = []
+        for u in range(users):
+            sender, phase = f"open-{u}-{uuid.uuid4().hex[:6]}", rng.uniform(0, interval)
+            k = 0
+            while phase + k * interval < seconds:
+                text = texts[(u * 7 + k) % len(texts)]
+                tasks.append(send(client, sender, text, t0 + phase + k * interval))
+                k += 1
+        await asyncio.gather(*tasks)
+        wall = loop.time() - t0
+    return {"users": users, "interval_s": interval, "duration_s": seconds,
+            "offered_msg_s": round(users / interval, 1), "sent": len(tasks),
+            **percentiles(samples), "errors": errors,
+            "achieved_msg_s": round(len(samples) / wall, 1)}
+
+
+async def saturation(url: str, texts: List[str], seconds: float) -> Dict:
+    """Closed loop at 1, 2, 4, ... conversations until throughput has not
+    grown by 5 % for two steps in a row."""
+    steps, best, flat = [], 0.0, 0
+    concurrency = 1
+    while concurrency <= 128:
+        step = await closed_loop(url, texts, concurrency, seconds)
+        steps.append(step)
+        print(f"  {concurrency:>3} conversations: {step['throughput_msg_s']} msg/s, "
+              f"p95 {step.get('p95_ms')} ms", flush=True)
+        if step["throughput_msg_s"] > best * 1.05:
+            best, flat = max(best, step["throughput_msg_s"]), 0
+        else:
+            best, flat = max(best, step["throughput_msg_s"]), flat + 1
+            if flat >= 2:
+                break
+        concurrency *= 2
+    top = max(steps, key=lambda s: s["throughput_msg_s"])
+    return {"max_msg_s": top["throughput_msg_s"], "at_concurrency": top["concurrency"],
+            "steps": steps}
+
+
+def memory(pids: Dict[str, int]) -> Dict[str, Dict[str, float]]:
+    return {name: {"rss_mib": rss_mib(pid), "peak_rss_mib": peak_rss_mib(pid)}
+            for name, pid in pids.items()}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--skip-training", action="store_true")
-    parser.add_argument("--rounds", type=int, default=300)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-training", action="store_true", help="do not time a training")
+    parser.add_argument("--closed-seconds", type=float, default=20)
+    parser.add_argument("--open-users", type=int, default=50)
+    parser.add_argument("--open-interval", type=float, default=5.0)
+    parser.add_argument("--open-seconds", type=float, default=60)
+    parser.add_argument("--saturation-seconds", type=float, default=15)
     args = parser.parse_args()
 
-    results: dict = {"machine": {"cores": __import__("os").cpu_count()}}
+    results: dict = {"machine": {"cores": os.cpu_count(),
+                                 "load_avg_at_start": list(os.getloadavg())}}
     if not args.skip_training:
         print("Timing a full training run ...", flush=True)
         results["training_s"] = measure_training()
 
     examples = load_examples()
+    faq = [(t, i) for t, i in examples if i.startswith("faq_")]
     texts = [t for t, _ in examples]
+    print("BM25 search over the FAQ page ...", flush=True)
+    results["bm25"] = bm25_results(examples)
+
     with tempfile.TemporaryDirectory() as tmp, bot_stack(Path(tmp), debug=False) as bot:
         print("NLU on the held-out file ...", flush=True)
-        report = evaluate(lambda t: bot.parse(t)["intent"]["name"], examples)
-        results["nlu"] = report.as_dict()
-        sequential_latency(bot.url, texts, 20)  # warm-up
-        print("REST latency, sequential ...", flush=True)
-        results["rest_sequential"] = percentiles(sequential_latency(bot.url, texts, args.rounds))
-        print("REST latency, 20 concurrent conversations ...", flush=True)
-        results["rest_20_concurrent"] = asyncio.run(concurrent_latency(bot.url, texts, 20, 15))
-        results["memory_mib"] = {"rasa": rss_mib(bot.pid), "action_server": rss_mib(bot.action_pid)}
+        parsed = {t: bot.parse(t)["intent"]["name"] for t in dict.fromkeys(texts)}
+        results["nlu"] = evaluate(parsed.__getitem__, examples).as_dict()
+        print("The bot's answers to the FAQ questions ...", flush=True)
+        answers = bot_answers(bot.url, faq)
+        results["bot_faq"] = {
+            "questions": len(faq),
+            "answer_correct": sum(a["correct"] for a in answers),
+            "intent_correct": sum(parsed[t] == i for t, i in faq),
+            "asked_back": sum(a["asked_back"] for a in answers),
+            "per_question": [{**a, "predicted": parsed[a["text"]]} for a in answers],
+        }
+        results["memory_after_start"] = memory({"rasa": bot.pid, "action_server": bot.action_pid})
 
-    seq, conc = results["rest_sequential"], results["rest_20_concurrent"]
-    nlu = results["nlu"]
-    rows = [
-        ["measure", "value"],
-        ["held-out examples", nlu["examples"]],
-        ["NLU accuracy (held-out)", f"{nlu['accuracy']:.3f}"],
-        ["NLU macro-F1 (held-out)", f"{nlu['macro_f1']:.3f}"],
-        ["asked back (nlu_fallback)", nlu["fallback"]],
-        ["REST sequential median / p95", f"{seq['median_ms']} / {seq['p95_ms']} ms"],
-        ["REST 20 concurrent median / p95", f"{conc['median_ms']} / {conc['p95_ms']} ms"],
-        ["throughput at 20 concurrent", f"{conc['throughput_msg_s']} msg/s"],
-        ["training time", f"{results.get('training_s', '-')} s"],
-        ["Rasa server memory (RSS)", f"{results['memory_mib']['rasa']} MiB"],
-        ["action server memory (RSS)", f"{results['memory_mib']['action_server']} MiB"],
-    ]
+        asyncio.run(closed_loop(bot.url, texts, 2, 5))  # warm-up
+        print("REST latency, closed loop ...", flush=True)
+        results["closed_1"] = asyncio.run(closed_loop(bot.url, texts, 1, args.closed_seconds))
+        results["closed_10"] = asyncio.run(closed_loop(bot.url, texts, 10, args.closed_seconds))
+        print(f"REST latency, open loop: {args.open_users} users, one message every "
+              f"{args.open_interval:g} s, {args.open_seconds:g} s ...", flush=True)
+        results["open_loop"] = asyncio.run(open_loop(
+            bot.url, texts, args.open_users, args.open_interval, args.open_seconds))
+        print("Saturation throughput ...", flush=True)
+        results["saturation"] = asyncio.run(saturation(bot.url, texts, args.saturation_seconds))
+        results["memory"] = memory({"rasa": bot.pid, "action_server": bot.action_pid})
+    results["machine"]["load_avg_at_end"] = list(os.getloadavg())
+
     print()
-    print(table(rows))
-    print("\nConfusions (text | expected -> predicted):")
+    print(table(summary_rows(results)))
+    nlu = results["nlu"]
+    print("\nNLU confusions (text | expected -> predicted):")
     for c in nlu["confusions"]:
         print(f"  {c['text']} | {c['expected']} -> {c['predicted']}")
     print(f"\nRaw numbers: {write_results('bot', results)}")
+
+
+def summary_rows(r: Dict) -> List[List[str]]:
+    nlu, bf, bm = r["nlu"], r["bot_faq"], r["bm25"]
+    best = bm["variants"][bm["best_tokenisation"]]
+    n, total = bf["questions"], nlu["examples"]
+
+    def pct(k: int, of: int) -> str:
+        return f"{k}/{of} = {k / of:.1%}"
+
+    def lat(x: Dict) -> str:
+        return f"{x['median_ms']} / {x['p95_ms']} / {x['p99_ms']} ms"
+
+    o, s = r["open_loop"], r["saturation"]
+    mem = r["memory"]
+    rows = [
+        ["measure", "bot", "FAQ search (BM25)"],
+        [f"top-1, FAQ questions (held-out, {n})", pct(bf["answer_correct"], n),
+         f"{pct(best['faq_correct'], n)} ({bm['best_tokenisation']})"],
+        ["  bot by intent / asked back instead", f"{pct(bf['intent_correct'], n)} / "
+         f"{bf['asked_back']}", ", ".join(f"{k} {v['faq_accuracy']:.1%}"
+                                         for k, v in bm["variants"].items())],
+        [f"top-1, whole held-out set ({total})", pct(round(nlu["accuracy"] * total), total),
+         f"{pct(best['whole_set_correct'], total)} (best abstain threshold)"],
+        ["NLU macro-F1 / asked back (nlu_fallback)",
+         f"{nlu['macro_f1']:.3f} / {nlu['fallback']}", "-"],
+        ["REST p50/p95/p99, 1 conversation", lat(r["closed_1"]), "-"],
+        ["REST p50/p95/p99, 10 concurrent", lat(r["closed_10"]), "-"],
+        [f"REST p50/p95/p99, open loop {o['users']} users x 1 msg/{o['interval_s']:g} s "
+         f"({o['offered_msg_s']} msg/s)", f"{lat(o)} ({o['errors']} errors)", "-"],
+        ["saturation throughput, one Rasa server",
+         f"{s['max_msg_s']} msg/s at {s['at_concurrency']} conversations", "-"],
+        ["memory RSS now / peak: Rasa server",
+         f"{mem['rasa']['rss_mib']} / {mem['rasa']['peak_rss_mib']} MiB", "-"],
+        ["memory RSS now / peak: action server",
+         f"{mem['action_server']['rss_mib']} / {mem['action_server']['peak_rss_mib']} MiB",
+         "-"],
+        ["training time", f"{r.get('training_s', '-')} s", "-"],
+    ]
+    return rows
 
 
 if __name__ == "__main__":

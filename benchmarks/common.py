@@ -28,12 +28,24 @@ def percentiles(samples_ms: Iterable[float]) -> Dict[str, float]:
     }
 
 
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
 def rss_mib(pid: int) -> float:
-    """Resident memory of a process (and its children's is not included)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    """Resident memory of a process now (its children's is not included)."""
+    return round(_status_kib(pid, "VmRSS") / 1024, 1)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Highest resident memory of a process so far (VmHWM)."""
+    return round(_status_kib(pid, "VmHWM") / 1024, 1)
 
 
 def write_results(name: str, data: Dict) -> Path:
