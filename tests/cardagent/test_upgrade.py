@@ -95,10 +95,15 @@ def finish(client: TestClient, job_id: str, timeout: float = 60) -> dict:
     return r.json()
 
 
-def card_objects(client: TestClient, card: ProvisionedCard) -> dict[str, list]:
+def card_objects(client: TestClient | None, card: ProvisionedCard) -> dict[str, list]:
     """What is on the card's two tokens now (logged in with the demo PINs, test side only)."""
-    settings = client.app.state.settings
-    reader = Pkcs11Reader(settings.pkcs11_module, settings.softhsm2_conf)
+    from cardagent.config import SOFTHSM2_MODULE
+
+    settings = client.app.state.settings if client is not None else None
+    reader = Pkcs11Reader(
+        settings.pkcs11_module if settings else SOFTHSM2_MODULE,
+        settings.softhsm2_conf if settings else None,
+    )
     reader._load()
     reader.refresh()
     writer = CardWriter(reader)
@@ -111,7 +116,7 @@ def card_objects(client: TestClient, card: ProvisionedCard) -> dict[str, list]:
         writer.close()
 
 
-def assert_upgraded(client: TestClient, card: ProvisionedCard, test_pki: TestPKI) -> None:
+def assert_upgraded(client: TestClient | None, card: ProvisionedCard, test_pki: TestPKI) -> None:
     objs = card_objects(client, card)
     certs = {
         (role, o.id.decode()): x509.load_der_x509_certificate(o.der)
@@ -140,7 +145,7 @@ def assert_upgraded(client: TestClient, card: ProvisionedCard, test_pki: TestPKI
     assert sum(1 for lst in objs.values() for o in lst if o.kind == "public") == 4
 
 
-def assert_old_intact(client: TestClient, card: ProvisionedCard) -> None:
+def assert_old_intact(client: TestClient | None, card: ProvisionedCard) -> None:
     objs = card_objects(client, card)
     kinds = sorted((role, o.kind, o.id.decode()) for role, lst in objs.items() for o in lst)
     assert kinds == [

@@ -1,0 +1,320 @@
+"""The agent (and the order receiver) as real processes, killed with SIGKILL at bad moments.
+
+* an upgrade paused at a chosen checkpoint (CARDAGENT_TESTHOOK_PAUSE_AT), the agent killed
+  -9 there and restarted: the job waits for the PINs again and then finishes correctly;
+* ten concurrent PUK requests for one card: one order, one delivery;
+* the receiver dies after storing an order but before answering, the agent is killed while
+  retrying; both come back: the receiver has exactly one order (received twice, deduplicated).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
+from tests.cardagent.conftest import assert_no_personnummer, free_port
+from tests.cardagent.test_upgrade import assert_upgraded
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "proc-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class Agent:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.port = int(env["CARDAGENT_PORT"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(env["CARDAGENT_DATA_DIR"]).parent / f"agent-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, **extra: str) -> Agent:
+        env = {**self.env, **extra}
+        Path(env["CARDAGENT_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cardagent"], cwd=REPO, env=env, stdout=out, stderr=out
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                httpx.get(f"{self.url}/openapi.json", timeout=0.5)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("agent did not start")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers=AUTH, timeout=30)
+
+    def post(self, path: str, body: dict) -> httpx.Response:
+        return httpx.post(self.url + path, headers=AUTH, json=body, timeout=30)
+
+
+@pytest.fixture()
+def agent(agent_env, est_server, tls_files, trust_anchors, pcscd_service):
+    env = agent_env(
+        CARDAGENT_TOKEN=TOKEN,
+        CARDAGENT_EST_URL=est_server[1],
+        CARDAGENT_EST_TLS_CA=str(tls_files.ca),
+        CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
+        CARDAGENT_ORDER_RETRY_INITIAL="0.2",
+        CARDAGENT_ORDER_RETRY_MAX="0.5",
+    )
+    a = Agent(env)
+    yield a
+    a.stop()
+
+
+def submit_pins(agent: Agent, page_url: str) -> None:
+    with httpx.Client(base_url=agent.url, timeout=30) as browser:
+        path = "/" + page_url.split("/", 3)[3]
+        page = browser.get(path)
+        assert page.status_code == 200
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)
+        r = browser.post(
+            path.split("?")[0],
+            data={
+                "t": token,
+                "csrf": csrf,
+                "action": "start",
+                "pin_legitimering": DEMO_PIN_LEGITIMERING,
+                "pin_underskrift": DEMO_PIN_UNDERSKRIFT,
+            },
+            headers={"Origin": agent.url},
+        )
+        assert r.status_code in (200, 303), r.text
+
+
+def wait_job(agent: Agent, job_id: str, until: tuple[str, ...], timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = agent.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in until:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job stuck: {job}")
+
+
+@pytest.mark.parametrize(
+    ("at", "old_left"),
+    [("generate_keys:3", True), ("write_certificates:3", True), ("remove_old:2", False)],
+)
+def test_agent_killed_mid_upgrade_and_restarted(
+    agent, fresh_card, test_pki, est_ca, at: str, old_left: bool
+) -> None:
+    card = fresh_card("old")
+    agent.start(CARDAGENT_TESTHOOK_PAUSE_AT=at)
+    r = agent.post("/v1/upgrade", {})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    submit_pins(agent, job["pin_page_url"])
+    marker = Path(agent.env["CARDAGENT_DATA_DIR"]) / "testhook-paused"
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline, agent.log.read_text()
+        time.sleep(0.1)
+    assert at in marker.read_text()
+    agent.kill9()  # SIGKILL in the middle of the upgrade
+    marker.unlink()
+    if old_left:
+        assert_old_intact_plus_partial(card)
+    agent.start()  # no hook now
+    after = agent.get(f"/v1/jobs/{job['job_id']}").json()
+    assert after["status"] == "waiting_for_pin" and after["error_code"] == "agent_restarted"
+    assert agent.get("/v1/card/state").json()["state"] in (
+        "not_upgraded",
+        "upgraded_with_old_restored",
+        "upgraded",
+    )
+    # the same card cannot get a second job meanwhile
+    again = agent.post("/v1/upgrade", {})
+    assert again.status_code == 200 and again.json()["job_id"] == job["job_id"]
+    submit_pins(agent, after["pin_page_url"])
+    done = wait_job(agent, job["job_id"], ("succeeded", "failed", "rolled_back"))
+    assert done["status"] == "succeeded", done
+    assert_upgraded(None, card, test_pki)
+    logs = agent.log.read_text()
+    assert DEMO_PIN_LEGITIMERING not in logs.replace("SE1234567890", "")
+    assert_no_personnummer(logs)
+
+
+def assert_old_intact_plus_partial(card) -> None:
+    """Mid-upgrade the old pair is complete on the card (new objects may be there too)."""
+    from tests.cardagent.test_upgrade import card_objects
+
+    objs = card_objects(None, card)
+    for lst in objs.values():
+        certs = [o for o in lst if o.kind == "cert" and b"TEST SITHS Type 1" in o.der]
+        assert len(certs) == 1
+        assert any(o.kind == "private" and o.mod_hash == certs[0].mod_hash for o in lst)
+
+
+# --- PUK orders ----------------------------------------------------------------------------------
+
+
+class Receiver:
+    def __init__(self, folder: Path, tls_dir: Path) -> None:
+        self.port = free_port()
+        self.db = folder / "received.db"
+        self.tls_dir = tls_dir
+        self.url = f"https://127.0.0.1:{self.port}/orders"
+        self.proc: subprocess.Popen | None = None
+        self.log = folder / "receiver.log"
+
+    def start(self, *args: str) -> Receiver:
+        out = open(self.log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cardagent.devtools.order_receiver",
+                "--port",
+                str(self.port),
+                "--db",
+                str(self.db),
+                "--tls",
+                str(self.tls_dir),
+                *args,
+            ],
+            cwd=REPO,
+            stdout=out,
+            stderr=out,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                httpx.get(self.url, verify=False, timeout=0.5)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError("receiver did not start")
+
+    def orders(self) -> list[dict]:
+        import sqlite3
+
+        db = sqlite3.connect(self.db)
+        rows = db.execute("SELECT idempotency_key, received, body FROM orders").fetchall()
+        db.close()
+        return [{"key": k, "received": n, "body": b} for k, n, b in rows]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def receiver(tmp_path, tls_files):
+    r = Receiver(tmp_path, tls_files.ca.parent)
+    yield r
+    r.stop()
+
+
+def test_ten_concurrent_puk_requests_make_one_order(agent, receiver, fresh_card) -> None:
+    fresh_card("old")
+    receiver.start()
+    agent.env.update(
+        CARDAGENT_ORDER_WEBHOOK_URL=receiver.url,
+        CARDAGENT_ORDER_WEBHOOK_TLS_CA=agent.env["CARDAGENT_EST_TLS_CA"],
+    )
+    agent.start()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(
+            pool.map(lambda _: agent.post("/v1/puk-orders", {"confirm_cost": True}), range(10))
+        )
+    assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
+    bodies = [a.json() for a in answers]
+    assert len({b["order_id"] for b in bodies}) == 1
+    assert sum(1 for a in answers if a.status_code == 201) == 1
+    assert sum(1 for b in bodies if b["created"]) == 1
+    first = bodies[0]
+    assert first["reference"].startswith("PUK-") and "200 kr" in first["cost_note"]
+    assert first["cost_sek"] == 200
+    # delivered once
+    deadline = time.monotonic() + 20
+    while agent.get(f"/v1/puk-orders/{first['order_id']}").json()["status"] != "delivered":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    got = receiver.orders()
+    assert len(got) == 1 and got[0]["received"] == 1
+    assert_no_personnummer(got[0]["body"])
+    assert "SE1234567890-TEST0000001" in got[0]["body"]
+    # asking again later still returns the same open order, no second charge
+    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    assert r.status_code == 200 and r.json()["order_id"] == first["order_id"]
+    # no cost confirmation: refused with the cost note
+    r = agent.post("/v1/puk-orders", {"confirm_cost": False})
+    assert r.status_code == 422 and r.json()["error"] == "cost_not_confirmed"
+    assert "200 kr" in r.json()["message"]
+    assert len(receiver.orders()) == 1
+
+
+def test_agent_and_receiver_killed_during_delivery(agent, receiver, fresh_card) -> None:
+    fresh_card("old")
+    receiver.start("--die-after-store")  # stores the order, dies before answering
+    agent.env.update(
+        CARDAGENT_ORDER_WEBHOOK_URL=receiver.url,
+        CARDAGENT_ORDER_WEBHOOK_TLS_CA=agent.env["CARDAGENT_EST_TLS_CA"],
+    )
+    agent.start()
+    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    assert r.status_code == 201
+    order = r.json()
+    assert order["status"] == "queued"
+    receiver.proc.wait(timeout=20)  # the receiver died mid-delivery
+    assert len(receiver.orders()) == 1
+    deadline = time.monotonic() + 20
+    while True:  # the agent keeps retrying against a dead receiver
+        view = agent.get(f"/v1/puk-orders/{order['order_id']}").json()
+        if view["delivery"]["attempts"] >= 2:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert view["status"] == "queued" and view["error_code"] == "order_endpoint_down"
+    assert "behöver inte beställa igen" in view["message"]
+    agent.kill9()
+    receiver.start()  # both come back
+    agent.start()
+    deadline = time.monotonic() + 30
+    while True:
+        view = agent.get(f"/v1/puk-orders/{order['order_id']}").json()
+        if view["status"] == "delivered":
+            break
+        assert time.monotonic() < deadline, view
+        time.sleep(0.2)
+    got = receiver.orders()
+    assert len(got) == 1, got  # exactly one order at the receiver
+    assert got[0]["received"] >= 2  # it saw the retry and deduplicated it
+    assert view["delivery"]["receiver_reference"].startswith("ÄRENDE-")
+    # and asking again does not create a second one
+    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    assert r.json()["order_id"] == order["order_id"]
+    assert len(receiver.orders()) == 1
