@@ -7,6 +7,7 @@ SHELL := /bin/bash
 # --- Ports and paths: the one place for them (override on the command line) ---
 export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
+export WIDGET_PORT ?= 8080
 export DATA_DIR ?= $(CURDIR)/var
 export RASA_TRACKER_DB ?= $(DATA_DIR)/rasa/tracker.db
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start everything for `make run`: the action server, the card agent (when
 # present) and Rasa. Ctrl-C stops them all. Ports and paths come from the
-# Makefile (RASA_PORT, ACTION_PORT, DATA_DIR, RASA_TRACKER_DB).
+# Makefile (RASA_PORT, ACTION_PORT, WIDGET_PORT, DATA_DIR, RASA_TRACKER_DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,12 +24,18 @@ if [ -f cardagent/__main__.py ]; then
   pids+=($!)
 fi
 
+# The demo intranet page with the chat widget.
+.venv/bin/python widget/serve.py --port "$WIDGET_PORT" --bot-url "http://127.0.0.1:$RASA_PORT" \
+  >"$logs/widget.log" 2>&1 &
+pids+=($!)
+
 api=()
 if [ -n "${RASA_API_TOKEN:-}" ]; then
   api=(--enable-api --auth-token "$RASA_API_TOKEN")
 fi
 .venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/current.tar.gz \
   --credentials credentials.yml --endpoints endpoints.yml "${api[@]}" \
+  --cors "http://127.0.0.1:$WIDGET_PORT" \
   --log-file "$logs/rasa.log" >"$logs/rasa.out" 2>&1 &
 pids+=($!)
 
@@ -44,6 +50,7 @@ done
 cat <<MSG
 
 The SITHS helpdesk bot is running.
+  Intranet demo page with the chat widget:  http://127.0.0.1:$WIDGET_PORT/
   Chat in this terminal:  make shell          (in another terminal)
   REST:   curl -s http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
             -H 'Content-Type: application/json' \\

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+
 # 1. Debian packages, listed in deps/apt-*.txt
 mapfile -t wanted < <(sed -e 's/#.*//' -e '/^\s*$/d' deps/apt-*.txt | tr -s ' \t' '\n' | sed '/^$/d' | sort -u)
 missing=()
@@ -13,8 +16,6 @@ for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing Debian packages: ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -41,4 +42,15 @@ fi
 if [ ! -f build/spacy/sv_lookup/meta.json ]; then
   say "building the spaCy pipeline"
   .venv/bin/python -m bot.spacy_model
+fi
+
+# 4. The intranet chat widget: npm packages from widget/package-lock.json, then the bundle
+command -v npm >/dev/null || { say "installing npm"; $sudo apt-get install -y -qq npm; }
+if [ ! -f widget/node_modules/.package-lock.json ] || [ widget/package-lock.json -nt widget/node_modules/.package-lock.json ]; then
+  say "installing the widget's npm packages"
+  (cd widget && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f widget/dist/siths-chat.js ] || [ -n "$(find widget/src widget/package-lock.json -newer widget/dist/siths-chat.js)" ]; then
+  say "building the widget"
+  (cd widget && npm run --silent build)
 fi
