@@ -4,9 +4,10 @@
 #   make demo-card-stop            remove it (stops the emulator, and pcscd if the demo started it)
 #   make cardagent                 run the card agent in the foreground (127.0.0.1:8765)
 #   make bench-cardagent           time to read the card state on SoftHSM2
+#   make demo-services             EST test CA + order receiver in the foreground (demo-card starts them too)
 CARD ?= upgraded
 
-.PHONY: demo-card demo-card-list demo-card-stop cardagent bench-cardagent
+.PHONY: demo-card demo-card-list demo-card-stop cardagent bench-cardagent demo-services
 
 demo-card: setup
 	$(PY) -m cardagent.devtools.demo_card $(CARD)
@@ -22,3 +23,6 @@ cardagent: setup
 
 bench-cardagent: setup
 	$(PY) benchmarks/bench_cardagent.py
+
+demo-services: setup
+	$(PY) -m cardagent.devtools.demo_services

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cardagent.config import DEMO_MARKER, SOFTHSM2_MODULE, load_settings
 from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT, DEMO_PUK, PROFILES
+from cardagent.devtools.demo_services import service_settings
 from cardagent.devtools.emulator import READER_NAMES, VPCD_PORTS
 from cardagent.devtools.pcscd import pcscd_running, start_pcscd, stop_process
 
@@ -37,10 +38,11 @@ def _pid_alive(pid_file: Path) -> int | None:
 
 def stop_demo(data_dir: Path, *, keep_pcscd: bool = False) -> None:
     run = data_dir / "run"
-    pid = _pid_alive(run / "emulator.pid")
-    if pid:
-        stop_process(pid)
-    (run / "emulator.pid").unlink(missing_ok=True)
+    for name in ("emulator", "services"):
+        pid = _pid_alive(run / f"{name}.pid")
+        if pid:
+            stop_process(pid)
+        (run / f"{name}.pid").unlink(missing_ok=True)
     if not keep_pcscd:
         pid = _pid_alive(run / "pcscd.pid")
         if pid:
@@ -69,6 +71,8 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
         "softhsm2_conf": str(conf),
         "pcsc_probe": True,
         "reader": READER_NAMES[port],
+        # the EST test CA and the order receiver (devtools/demo_services.py), started below
+        "services": service_settings(demo),
     }
     (data_dir / DEMO_MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
 
@@ -92,6 +96,16 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
         start_new_session=True,
     )
     (run / "emulator.pid").write_text(str(emu.pid))
+    svc_log = open(run / "services.log", "ab")  # noqa: SIM115 - handed to the child
+    svc = subprocess.Popen(
+        [sys.executable, "-m", "cardagent.devtools.demo_services"],
+        stdout=svc_log,
+        stderr=svc_log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "CARDAGENT_DATA_DIR": str(data_dir)},
+    )
+    (run / "services.pid").write_text(str(svc.pid))
     from cardagent.pcsc import wait_for_change
 
     if not wait_for_change(READER_NAMES[port], True, timeout_s=5):
@@ -143,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{data_dir / 'token'}:\n"
         '  curl -s -H "Authorization: Bearer $(cat '
         f'{data_dir / "token"})" http://127.0.0.1:8765/v1/card/state\n'
+        "The EST test CA (https://127.0.0.1:8443) and the order receiver "
+        "(https://127.0.0.1:8444) run too, for POST /v1/upgrade and /v1/puk-orders.\n"
         "Stop it with `make demo-card-stop`."
     )
     return 0
