@@ -99,7 +99,7 @@ class CardAgentClient:
         return await self._request("GET", "/v1/card/state")
 
     async def start_upgrade(self) -> Dict[str, Any]:
-        return await self._request("POST", "/v1/upgrade")
+        return await self._request("POST", "/v1/upgrade", json={})
 
     async def job(self, job_id: str) -> Dict[str, Any]:
         return await self._request("GET", f"/v1/jobs/{job_id}")

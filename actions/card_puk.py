@@ -7,6 +7,8 @@ same order and never charges the unit twice.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -19,13 +21,15 @@ from actions.card_check import explain_state, read_card_state
 from actions.card_texts import explain_error
 
 FORM_SLOTS = ("puk_envelope_searched", "puk_cost_confirmed")
+ORDER_SYSTEM_DOWN = "order_endpoint_down"
+# How long to watch a new order's first delivery before answering.
+FIRST_DELIVERY_WAIT_S = 3.0
 # The order identifies the card from its certificates: it must be in the reader.
 CARD_NOT_READABLE = {"no_reader", "no_card", "not_a_siths_card"}
-DELIVERED = {"delivered"}
 
 
 def order_reference(order: Dict[str, Any]) -> str:
-    return str(order.get("reference") or order.get("id") or "")
+    return str(order.get("reference") or order.get("order_id") or "")
 
 
 def report_order(
@@ -34,10 +38,27 @@ def report_order(
     reference = order_reference(order)
     if existing:
         dispatcher.utter_message(response="utter_puk_already_ordered", reference=reference)
-    elif order.get("status") in DELIVERED:
-        dispatcher.utter_message(response="utter_puk_ordered", reference=reference)
-    else:
+    elif order.get("error_code") == ORDER_SYSTEM_DOWN:
         dispatcher.utter_message(response="utter_puk_order_queued", reference=reference)
+    else:
+        dispatcher.utter_message(response="utter_puk_ordered", reference=reference)
+
+
+async def after_first_delivery(client: CardAgentClient, order: Dict[str, Any]) -> Dict[str, Any]:
+    """The order once its first delivery attempt is known (or the wait is over), so
+    the user hears whether it waits in the agent's outbox."""
+    deadline = time.monotonic() + FIRST_DELIVERY_WAIT_S
+    while (
+        order.get("status") == "queued"
+        and not order.get("error_code")
+        and time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.3)
+        try:
+            order = await client.puk_order(order["order_id"])
+        except (CardAgentError, KeyError):
+            break
+    return order
 
 
 class ActionPukPrecheck(Action):
@@ -102,14 +123,19 @@ class ActionOrderPuk(Action):
         if tracker.get_slot("puk_cost_confirmed") is not True:
             dispatcher.utter_message(response="utter_puk_not_ordered")
             return reset
+        client = CardAgentClient()
         try:
-            order = await CardAgentClient().order_puk()
+            order = await client.order_puk()
         except CardAgentError as error:
-            if error.code in ("agent_unreachable", "agent_timeout"):
+            if error.code in ("no_card", "not_a_siths_card"):
+                dispatcher.utter_message(response=f"utter_card_{error.code}")
+            elif error.code in ("agent_unreachable", "agent_timeout"):
                 explain_error(dispatcher, error)
             else:
                 dispatcher.utter_message(response="utter_puk_order_failed")
             return reset
-        existing = bool(order.get("existing") or order.get("already_open"))
+        existing = order.get("created") is False
+        if not existing:
+            order = await after_first_delivery(client, order)
         report_order(dispatcher, order, existing=existing)
-        return reset + [SlotSet("puk_order_id", order.get("id") or order_reference(order))]
+        return reset + [SlotSet("puk_order_id", order.get("order_id"))]

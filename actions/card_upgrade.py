@@ -19,22 +19,34 @@ from actions.card_texts import explain_error
 
 CHECK_BACK_AFTER = timedelta(seconds=15)
 CHECK_BACK_INTENT = "EXTERNAL_upgrade_check"
-FINISHED = {"succeeded", "failed", "rolled_back"}
+FINISHED = {"succeeded", "failed", "rolled_back", "cancelled"}
 
-# Job error code -> response (domain.yml). Anything else: utter_upgrade_failed.
-JOB_ERROR_RESPONSES = {
+# Why a finished job did not succeed (error_code) -> response. Else utter_upgrade_failed.
+FAILED_RESPONSES = {
     "enrollment_unavailable": "utter_upgrade_failed_enrollment",
-    "card_removed": "utter_upgrade_failed_card_removed",
+    "enrollment_rejected": "utter_upgrade_failed_enrollment",
+    "certificate_check_failed": "utter_upgrade_failed_enrollment",
     "pin_blocked": "utter_upgrade_failed_pin_blocked",
-    "wrong_pin": "utter_upgrade_failed_wrong_pin",
-    "pin_final_try": "utter_upgrade_failed_final_try",
-    "cancelled": "utter_upgrade_cancelled",
-    "pin_timeout": "utter_upgrade_failed_timeout",
+}
+# Why a job waits for the PIN page again (error_code) -> response.
+WAITING_RESPONSES = {
+    "wrong_pin": "utter_upgrade_wrong_pin",
+    "pin_final_try": "utter_upgrade_final_try",
+    "card_removed": "utter_upgrade_pin_again",
+    "agent_restarted": "utter_upgrade_pin_again",
+}
+# Errors when starting a job -> response.
+START_ERRORS = {
+    "not_upgradable": "utter_upgrade_not_possible",
+    "pin_blocked": "utter_upgrade_failed_pin_blocked",
+    "no_card": "utter_card_no_card",
+    "not_a_siths_card": "utter_card_not_a_siths_card",
+    "enrollment_not_configured": "utter_upgrade_unavailable",
 }
 
 
 def job_id_of(job: Dict[str, Any]) -> Optional[str]:
-    return job.get("id") or job.get("job_id")
+    return job.get("job_id") or job.get("id")
 
 
 def check_back_reminder(job_id: str) -> Dict[str, Any]:
@@ -48,16 +60,18 @@ def check_back_reminder(job_id: str) -> Dict[str, Any]:
 
 
 def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
-    status = job.get("status")
+    """Tell the user where the job stands, in the words of domain.yml."""
+    status, code = job.get("status"), job.get("error_code")
     if status == "succeeded":
         dispatcher.utter_message(response="utter_upgrade_done")
-    elif status in ("failed", "rolled_back"):
-        code = (job.get("error") or {}).get("code") if isinstance(job.get("error"), dict) \
-            else job.get("error")
-        dispatcher.utter_message(response=JOB_ERROR_RESPONSES.get(code, "utter_upgrade_failed"))
+    elif status == "cancelled":
+        dispatcher.utter_message(response="utter_upgrade_cancelled")
+    elif status in FINISHED:
+        dispatcher.utter_message(response=FAILED_RESPONSES.get(code, "utter_upgrade_failed"))
     elif status == "waiting_for_pin":
         dispatcher.utter_message(
-            response="utter_upgrade_waiting_for_pin", pin_page_url=job.get("pin_page_url", "")
+            response=WAITING_RESPONSES.get(code, "utter_upgrade_waiting_for_pin"),
+            pin_page_url=job.get("pin_page_url") or "",
         )
     elif status == "waiting_for_card":
         dispatcher.utter_message(response="utter_upgrade_waiting_for_card")
@@ -114,17 +128,18 @@ class ActionStartUpgrade(Action):
         try:
             job = await CardAgentClient().start_upgrade()
         except CardAgentError as error:
-            if error.code == "enrollment_unavailable":
-                dispatcher.utter_message(response="utter_upgrade_failed_enrollment")
-            elif error.code in ("not_upgradable", "wrong_state"):
-                dispatcher.utter_message(response="utter_upgrade_not_possible")
+            if error.code in START_ERRORS:
+                dispatcher.utter_message(response=START_ERRORS[error.code])
             else:
                 explain_error(dispatcher, error)
             return [SlotSet("upgrade_has_codes", None)]
         job_id = job_id_of(job)
-        dispatcher.utter_message(
-            response="utter_upgrade_started", pin_page_url=job.get("pin_page_url", "")
-        )
+        if job.get("created") is False:  # the card's job that already runs
+            report_job(dispatcher, job)
+        else:
+            dispatcher.utter_message(
+                response="utter_upgrade_started", pin_page_url=job.get("pin_page_url") or ""
+            )
         return [
             SlotSet("upgrade_has_codes", None),
             SlotSet("upgrade_job_id", job_id),

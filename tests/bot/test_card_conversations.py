@@ -1,0 +1,343 @@
+"""Card conversations over REST against the real bot, the real action server and a
+real card agent reading an emulated card (SoftHSM2 + pcscd + vpcd), with the
+EST test CA and the order receiver - the same stack `make demo-card` starts.
+
+The card is put in reader "Virtual PCD 00 01" (the agent's own tests use it too,
+one at a time), so a developer's demo card in "Virtual PCD 00 00" is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+
+from bot.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
+from cardagent.devtools.demo_card import make_demo_card, stop_demo
+from cardagent.devtools.emulator import READER_NAMES, VPCD_PORTS
+from cardagent.pcsc import wait_for_change
+from tests.bot.responses import buttons, joined, rendered
+
+TEST_VPCD_PORT = VPCD_PORTS[1]
+AGENT_TOKEN = "bot-tests-" + uuid.uuid4().hex
+DEMO_PINS = {"pin_legitimering": "123456", "pin_underskrift": "654321"}
+PIN_PAGE_LINK = re.compile(r"\[Öppna sidan för koderna\]\((http://127\.0\.0\.1:\d+/pin/[^)]+)\)")
+
+
+@dataclass
+class CardWorld:
+    data_dir: Path
+    agent_url: str
+    bot: BotServer
+    agent: subprocess.Popen | None = None
+    agent_env: dict | None = None
+
+    # --- the card agent process -------------------------------------------------------
+    def start_agent(self, **overrides: str) -> None:
+        self.stop_agent()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
+        env.update(
+            CARDAGENT_DATA_DIR=str(self.data_dir),
+            CARDAGENT_PORT=self.agent_url.rsplit(":", 1)[1],
+            CARDAGENT_TOKEN=AGENT_TOKEN,
+            **overrides,
+        )
+        log = (self.data_dir / "agent.log").open("ab")
+        self.agent = subprocess.Popen(
+            [sys.executable, "-m", "cardagent"], cwd=REPO, env=env, stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(f"{self.agent_url}/openapi.json", self.agent, 30, self.data_dir / "agent.log")
+
+    def stop_agent(self) -> None:
+        if self.agent and self.agent.poll() is None:
+            self.agent.terminate()
+            self.agent.wait(timeout=20)
+        self.agent = None
+
+    def insert(self, card: str) -> None:
+        make_demo_card(card, self.data_dir, port=TEST_VPCD_PORT)
+
+    def remove(self) -> None:
+        stop_demo(self.data_dir, keep_pcscd=True)  # the emulator goes: the card is out
+        assert wait_for_change(READER_NAMES[TEST_VPCD_PORT], False, timeout_s=5)
+
+    # --- the user's side ----------------------------------------------------------------
+    def chat(self, sender: str, message: str) -> list:
+        return self.bot.chat(sender, message)
+
+    def orders_received(self) -> int:
+        db = self.data_dir / "demo" / "orders-received.db"
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
+    data_dir = tmp_path_factory.mktemp("cardworld")
+    agent_url = f"http://127.0.0.1:{free_port()}"
+    make_demo_card("old", data_dir, port=TEST_VPCD_PORT)
+    env = {"CARDAGENT_URL": agent_url, "CARDAGENT_TOKEN": AGENT_TOKEN}
+    try:
+        with bot_stack(tmp_path_factory.mktemp("cardbot"), extra_env=env) as bot:
+            w = CardWorld(data_dir, agent_url, bot)
+            w.start_agent()
+            try:
+                yield w
+            finally:
+                w.stop_agent()
+    finally:
+        stop_demo(data_dir)
+
+
+def sender() -> str:
+    return f"card-{uuid.uuid4().hex[:10]}"
+
+
+def open_pin_page_and_submit(url: str, pins: dict) -> str:
+    """What the user does in their browser: open the agent's PIN page, type the codes."""
+    origin = re.match(r"https?://[^/]+", url).group(0)
+    with httpx.Client(follow_redirects=True, timeout=60) as browser:
+        page = browser.get(url)
+        assert page.status_code == 200, page.text
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
+        form_action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        done = browser.post(
+            urljoin(origin, form_action),
+            data={**fields, **pins, "action": "start"},
+            headers={"Origin": origin},
+        )
+        assert done.status_code == 200, done.text
+        return done.text
+
+
+def wait_until_done(world: CardWorld, who: str, timeout: float = 90) -> str:
+    """Ask "är det klart?" until the bot reports the end of the job."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reply = joined(world.chat(who, "är det klart?"))
+        if "pågår" not in reply and "väntar" not in reply.lower():
+            return reply
+        time.sleep(1)
+    raise AssertionError("the upgrade did not finish")
+
+
+def test_check_the_old_card_offers_the_upgrade(world):
+    world.insert("old")
+    reply = world.chat(sender(), "Kan du kontrollera mitt SITHS-kort?")
+    assert joined(reply) == rendered("utter_card_not_upgraded")
+    assert "/start_upgrade" in {b["payload"] for b in buttons(reply)}
+
+
+@pytest.mark.parametrize(
+    ("card", "response"),
+    [
+        ("upgraded", "utter_card_upgraded"),
+        ("restored", "utter_card_upgraded_with_old_restored"),
+        ("replacement", "utter_card_replacement_level2"),
+        ("expired", "utter_card_expired"),
+        ("unknown", "utter_card_not_a_siths_card"),
+    ],
+)
+def test_each_card_state_is_explained(world, card, response):
+    world.insert(card)
+    assert joined(world.chat(sender(), "är mitt kort uppgraderat?")) == rendered(response)
+
+
+def test_a_blocked_pin_explains_the_puk_route(world):
+    world.insert("blocked")
+    reply = world.chat(sender(), "kolla mitt kort")
+    text = joined(reply)
+    assert "legitimering" in text and "spärrad" in text and "PUK" in text
+    assert "/order_puk" in {b["payload"] for b in buttons(reply)}
+
+
+def test_a_pin_on_its_final_try_is_warned_about(world):
+    world.insert("finaltry")
+    text = joined(world.chat(sender(), "kolla mitt kort"))
+    assert rendered("utter_card_upgraded") in text
+    assert "bara ett försök kvar" in text
+
+
+def test_upgrade_without_codes_takes_the_lost_codes_path(world):
+    world.insert("old")
+    who = sender()
+    assert joined(world.chat(who, "uppgradera mitt kort nu")) == rendered(
+        "utter_ask_upgrade_has_codes"
+    )
+    reply = world.chat(who, "nej")
+    assert joined(reply) == rendered("utter_upgrade_needs_codes")
+    assert "/order_puk" in {b["payload"] for b in buttons(reply)}
+
+
+def test_the_whole_upgrade_conversation_ends_with_an_upgraded_card(world):
+    world.insert("old")
+    who = sender()
+    assert "Har du dem" in joined(world.chat(who, "uppgradera mitt kort nu"))
+    started = world.chat(who, "ja")
+    text = joined(started)
+    assert "Uppgraderingen har startat" in text
+    pin_page = PIN_PAGE_LINK.search(text)
+    assert pin_page, text
+    # The PINs go from the user's browser to the agent, never through the chat.
+    open_pin_page_and_submit(pin_page.group(1), DEMO_PINS)
+    assert wait_until_done(world, who) == rendered("utter_upgrade_done")
+    assert joined(world.chat(who, "Kan du kontrollera mitt kort?")) == rendered(
+        "utter_card_upgraded"
+    )
+    # Nothing of the PINs reached Rasa's store or logs.
+    stored = "\n".join(
+        r[0] for r in sqlite3.connect(world.bot.tracker_db).execute("SELECT data FROM events")
+    )
+    logs = world.bot.log_file.read_text()
+    for pin in DEMO_PINS.values():
+        assert pin not in stored and pin not in logs
+
+
+def test_upgrade_of_a_card_that_is_already_upgraded_is_refused(world):
+    world.insert("upgraded")
+    text = joined(world.chat(sender(), "uppgradera mitt kort nu"))
+    assert text.startswith(rendered("utter_upgrade_not_possible"))
+    assert rendered("utter_card_upgraded") in text
+
+
+def test_enrollment_service_down_leaves_the_card_as_it_was(world):
+    world.insert("old")
+    world.start_agent(CARDAGENT_EST_URL=f"https://127.0.0.1:{free_port()}/.well-known/est",
+                      CARDAGENT_EST_ATTEMPTS="1", CARDAGENT_EST_TIMEOUT="2")
+    try:
+        who = sender()
+        world.chat(who, "uppgradera mitt kort nu")
+        text = joined(world.chat(who, "ja"))
+        url = PIN_PAGE_LINK.search(text).group(1)
+        open_pin_page_and_submit(url, DEMO_PINS)
+        assert wait_until_done(world, who) == rendered("utter_upgrade_failed_enrollment")
+        assert joined(world.chat(who, "kolla mitt kort")) == rendered("utter_card_not_upgraded")
+    finally:
+        world.start_agent()
+
+
+def test_puk_order_is_placed_once_even_when_asked_twice(world):
+    world.insert("old")
+    before = world.orders_received()
+    who = sender()
+    assert joined(world.chat(who, "jag vill beställa en ny PUK-kod")) == rendered(
+        "utter_ask_puk_envelope_searched"
+    )
+    assert joined(world.chat(who, "ja, jag har letat")) == rendered("utter_ask_puk_cost_confirmed")
+    ordered = joined(world.chat(who, "ja, beställ"))
+    reference = re.search(r"PUK-\d{8}-\w+", ordered).group(0)
+    assert f"Referens: {reference}" in ordered and "200 kr" in ordered
+    # Asking again in the same conversation, and in a new one: the same order.
+    again = joined(world.chat(who, "beställ en ny puk åt mig"))
+    assert reference in again and "redan" in again
+    other = sender()
+    world.chat(other, "jag vill beställa en ny PUK-kod")
+    world.chat(other, "ja")
+    assert reference in joined(world.chat(other, "ja"))
+    deadline = time.monotonic() + 20
+    while world.orders_received() < before + 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
+    assert world.orders_received() == before + 1
+
+
+def test_a_faq_question_inside_the_puk_form_is_answered_and_the_form_resumes(world):
+    world.insert("old")
+    who = sender()
+    world.chat(who, "jag vill beställa en ny PUK-kod")
+    reply = joined(world.chat(who, "Hur fungerar det med företagskort?"))
+    assert reply == rendered("utter_faq_foretagskort") + "\n\n" + rendered(
+        "utter_ask_puk_envelope_searched"
+    )
+
+
+def test_avbryt_ends_the_puk_form_and_nothing_is_ordered(world):
+    world.insert("upgraded")  # another card: no open order
+    before = world.orders_received()
+    who = sender()
+    world.chat(who, "jag vill beställa en ny PUK-kod")
+    world.chat(who, "ja")
+    assert joined(world.chat(who, "avbryt")) == rendered("utter_puk_cancelled")
+    time.sleep(2)
+    assert world.orders_received() == before
+
+
+def test_not_searched_yet_means_no_order(world):
+    world.insert("upgraded")
+    who = sender()
+    world.chat(who, "jag vill beställa en ny PUK-kod")
+    assert joined(world.chat(who, "nej, jag letar först")) == rendered("utter_puk_search_first")
+
+
+def test_order_endpoint_down_the_order_waits_in_the_outbox(world):
+    world.insert("replacement")  # a card with no order yet
+    world.start_agent(CARDAGENT_ORDER_WEBHOOK_URL=f"https://127.0.0.1:{free_port()}/orders")
+    try:
+        who = sender()
+        world.chat(who, "jag vill beställa en ny PUK-kod")
+        world.chat(who, "ja")
+        text = joined(world.chat(who, "ja"))
+        assert "skickas automatiskt" in text and re.search(r"PUK-\d{8}-\w+", text)
+    finally:
+        world.start_agent()
+
+
+def test_no_card_in_the_reader(world):
+    world.remove()
+    assert joined(world.chat(sender(), "kolla mitt kort")) == rendered("utter_card_no_card")
+
+
+# --- the actions on their own, against the same real agent (rasa-sdk, no Rasa) -------------
+
+
+def run_action(action, monkeypatch, world, slots=None):
+    import asyncio
+
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    monkeypatch.setenv("CARDAGENT_URL", world.agent_url)
+    monkeypatch.setenv("CARDAGENT_TOKEN", AGENT_TOKEN)
+    tracker = Tracker("unit", slots or {}, {"intent": {"name": "check_card"}}, [], False,
+                      None, {}, "action_listen")
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher.messages, events
+
+
+def test_action_check_card_reads_the_real_agent(world, monkeypatch):
+    from actions.card_check import ActionCheckCard
+
+    world.insert("blocked")
+    messages, events = run_action(ActionCheckCard(), monkeypatch, world)
+    assert messages[0]["response"] == "utter_card_pin_blocked"
+    assert messages[0]["pin_name"] == "legitimering"
+    assert events == [{"event": "slot", "timestamp": None, "name": "card_state",
+                       "value": "pin_blocked"}]
+
+
+def test_action_puk_precheck_starts_the_form_only_with_a_card(world, monkeypatch):
+    from actions.card_puk import ActionPukPrecheck
+
+    world.insert("old")
+    messages, events = run_action(ActionPukPrecheck(), monkeypatch, world)
+    assert messages == []
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "puk_form"}
+    world.remove()
+    messages, events = run_action(ActionPukPrecheck(), monkeypatch, world)
+    assert [m["response"] for m in messages] == ["utter_card_no_card"]
+    assert not any(e.get("event") == "followup" for e in events)
