@@ -8,10 +8,11 @@ One run, on the real trained model and action server (bot.local_stack):
    accuracy on the FAQ-answerable subset (faq_* intents) and on the whole set;
    plus the NLU accuracy, macro-F1 and confusions reported before.
 2. Speed, REST reply latency p50/p95/p99: closed loop with 1 and 10 concurrent
-   conversations; open loop at an offered load of 50 users who each send a
-   message every 5 s (10 msg/s, arrivals on schedule whatever the replies,
-   latency counted from the scheduled send); saturation throughput of one Rasa
-   server (closed loop, concurrency doubled until throughput stops growing).
+   conversations (a new conversation every 8 turns); open loop at an offered
+   load of 50 users who each send a message every 5 s (10 msg/s, arrivals on
+   schedule whatever the replies, latency counted from the scheduled send);
+   saturation throughput of one Rasa server (closed loop, concurrency doubled
+   until throughput stops growing).
 3. Memory of each process (now and peak) and, unless --skip-training, the
    training time.
 
@@ -118,17 +119,25 @@ def bot_answers(url: str, faq: List[Tuple[str, str]]) -> List[Dict]:
 
 # --- 2. speed ---------------------------------------------------------------
 
+TURNS_PER_CONVERSATION = 8
+
+
 async def closed_loop(url: str, texts: List[str], concurrency: int, seconds: float) -> Dict:
-    """``concurrency`` conversations, each sending its next message as soon
-    as the reply to the last one arrived, for ``seconds``."""
+    """``concurrency`` users, each sending its next message as soon as the
+    reply to the last one arrived, for ``seconds``. Each user starts a new
+    conversation every TURNS_PER_CONVERSATION turns, as people do (Rasa
+    reloads a conversation's whole history every turn: one endless
+    conversation would measure the history's length, not the load)."""
     samples: List[float] = []
     errors = 0
     loop = asyncio.get_running_loop()
 
     async def user(client: httpx.AsyncClient, n: int) -> None:
         nonlocal errors
-        sender, k = f"closed-{concurrency}-{n}-{uuid.uuid4().hex[:6]}", 0
+        sender, k = "", 0
         while loop.time() < stop:
+            if k % TURNS_PER_CONVERSATION == 0:
+                sender = f"closed-{concurrency}-{n}-{uuid.uuid4().hex[:6]}"
             text = texts[(n * 13 + k) % len(texts)]
             k += 1
             start = loop.time()
