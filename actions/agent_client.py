@@ -69,7 +69,8 @@ class CardAgentClient:
         token = self._token or read_token()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> Dict[str, Any]:
+    async def request(self, method: str, path: str, **kwargs: Any) -> Dict[str, Any]:
+        """One call to the agent: its JSON answer, or :class:`CardAgentError`."""
         try:
             async with httpx.AsyncClient(
                 base_url=self.base_url, timeout=self._timeout, transport=self._transport
@@ -96,16 +97,16 @@ class CardAgentClient:
         return body
 
     async def card_state(self) -> Dict[str, Any]:
-        return await self._request("GET", "/v1/card/state")
+        return await self.request("GET", "/v1/card/state")
 
     async def start_upgrade(self) -> Dict[str, Any]:
-        return await self._request("POST", "/v1/upgrade", json={})
+        return await self.request("POST", "/v1/upgrade", json={})
 
     async def job(self, job_id: str) -> Dict[str, Any]:
-        return await self._request("GET", f"/v1/jobs/{job_id}")
+        return await self.request("GET", f"/v1/jobs/{job_id}")
 
     async def order_puk(self) -> Dict[str, Any]:
-        return await self._request("POST", "/v1/puk-orders", json={"confirm_cost": True})
+        return await self.request("POST", "/v1/puk-orders", json={"confirm_cost": True})
 
     async def puk_order(self, order_id: str) -> Dict[str, Any]:
-        return await self._request("GET", f"/v1/puk-orders/{order_id}")
+        return await self.request("GET", f"/v1/puk-orders/{order_id}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent_client import CardAgentClient, CardAgentError
+from actions.agent_client import CardAgentError
+from actions.card_access import AgentAnswer, AgentCall, ask_agent
 from actions.card_texts import PIN_NAMES, explain_error
+
+READ_STATE = AgentCall("check_card", "GET", "/v1/card/state", label="Jag läser ditt kort …")
 
 # Agent state -> the response that explains it (domain.yml, utter_card_*).
 STATE_RESPONSES = {
@@ -36,6 +39,13 @@ def state_response(state: Dict[str, Any]) -> str:
     return STATE_RESPONSES.get(name, "utter_card_agent_error")
 
 
+def can_be_upgraded(state: Dict[str, Any]) -> bool:
+    details = state.get("details") or {}
+    return state.get("state") == "not_upgraded" or (
+        state.get("state") == "expiring_soon" and details.get("base_state") == "not_upgraded"
+    )
+
+
 def pin_name(roles: List[str]) -> str:
     names = [PIN_NAMES.get(r, r) for r in roles] or [PIN_NAMES["legitimering"]]
     return " och ".join(names)
@@ -55,15 +65,14 @@ def explain_state(dispatcher: CollectingDispatcher, state: Dict[str, Any]) -> No
         )
 
 
-async def read_card_state(
-    dispatcher: CollectingDispatcher, client: Optional[CardAgentClient] = None
-) -> Optional[Dict[str, Any]]:
-    """The card state, or None after telling the user why it could not be read."""
-    try:
-        return await (client or CardAgentClient()).card_state()
-    except CardAgentError as error:
-        explain_error(dispatcher, error)
-        return None
+def handle_state(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    if isinstance(answer, CardAgentError):
+        explain_error(dispatcher, answer)
+        return [SlotSet("card_state", None)]
+    explain_state(dispatcher, answer)
+    return [SlotSet("card_state", answer.get("state"))]
 
 
 class ActionCheckCard(Action):
@@ -73,8 +82,5 @@ class ActionCheckCard(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        state = await read_card_state(dispatcher)
-        if state is None:
-            return [SlotSet("card_state", None)]
-        explain_state(dispatcher, state)
-        return [SlotSet("card_state", state.get("state"))]
+        answer = await ask_agent(dispatcher, tracker, READ_STATE)
+        return [] if answer is None else handle_state(dispatcher, tracker, answer)

@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.agent_client import CardAgentClient, CardAgentError
-from actions.card_check import explain_state, read_card_state
+from actions.agent_client import AGENT_TIMEOUT, AGENT_UNREACHABLE, CardAgentClient, CardAgentError
+from actions.card_access import AgentAnswer, AgentCall, ask_agent, relay_mode
+from actions.card_check import READ_STATE, explain_state
 from actions.card_texts import explain_error
 
 FORM_SLOTS = ("puk_envelope_searched", "puk_cost_confirmed")
-ORDER_SYSTEM_DOWN = "order_endpoint_down"
-# How long to watch a new order's first delivery before answering.
-FIRST_DELIVERY_WAIT_S = 3.0
 # The order identifies the card from its certificates: it must be in the reader.
 CARD_NOT_READABLE = {"no_reader", "no_card", "not_a_siths_card"}
+ORDER_SYSTEM_DOWN = "order_endpoint_down"
+# How long to watch a new order's first delivery before answering (direct access).
+FIRST_DELIVERY_WAIT_S = 3.0
+ORDER_ERRORS = {
+    "no_card": "utter_card_no_card",
+    "not_a_siths_card": "utter_card_not_a_siths_card",
+}
+
+
+def precheck_call() -> AgentCall:
+    return AgentCall("puk_precheck", READ_STATE.method, READ_STATE.path, label=READ_STATE.label)
+
+
+def order_call() -> AgentCall:
+    return AgentCall("order_puk", "POST", "/v1/puk-orders", body={"confirm_cost": True},
+                     label="Jag beställer PUK-koden …")
 
 
 def order_reference(order: Dict[str, Any]) -> str:
@@ -44,9 +58,10 @@ def report_order(
         dispatcher.utter_message(response="utter_puk_ordered", reference=reference)
 
 
-async def after_first_delivery(client: CardAgentClient, order: Dict[str, Any]) -> Dict[str, Any]:
+async def after_first_delivery(order: Dict[str, Any]) -> Dict[str, Any]:
     """The order once its first delivery attempt is known (or the wait is over), so
     the user hears whether it waits in the agent's outbox."""
+    client = CardAgentClient()
     deadline = time.monotonic() + FIRST_DELIVERY_WAIT_S
     while (
         order.get("status") == "queued"
@@ -61,9 +76,45 @@ async def after_first_delivery(client: CardAgentClient, order: Dict[str, Any]) -
     return order
 
 
+# --- handlers of the agent's answers (direct or relayed) ---------------------------------
+
+
+def handle_precheck(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    if isinstance(answer, CardAgentError):
+        explain_error(dispatcher, answer)
+        return []
+    if answer.get("state") in CARD_NOT_READABLE:
+        explain_state(dispatcher, answer)
+        return []
+    return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("puk_form")]
+
+
+def handle_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    if isinstance(answer, CardAgentError):
+        if answer.code in ORDER_ERRORS:
+            dispatcher.utter_message(response=ORDER_ERRORS[answer.code])
+        elif answer.code in (AGENT_UNREACHABLE, AGENT_TIMEOUT):
+            explain_error(dispatcher, answer)
+        else:
+            dispatcher.utter_message(response="utter_puk_order_failed")
+        return []
+    report_order(dispatcher, answer, existing=answer.get("created") is False)
+    return [
+        SlotSet("puk_order_id", answer.get("order_id")),
+        SlotSet("puk_order_reference", order_reference(answer)),
+    ]
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
 class ActionPukPrecheck(Action):
-    """An order already placed is shown again; a card that cannot be identified
-    is explained; otherwise the form starts."""
+    """An order already placed in this conversation is shown again; a card that
+    cannot be identified is explained; otherwise the form starts."""
 
     def name(self) -> Text:
         return "action_puk_precheck"
@@ -71,23 +122,14 @@ class ActionPukPrecheck(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        client = CardAgentClient()
-        order_id: Optional[str] = tracker.get_slot("puk_order_id")
-        if order_id:
-            try:
-                order = await client.puk_order(order_id)
-            except CardAgentError:
-                order = {}
-            if order and order.get("status") not in ("cancelled", "rejected"):
-                report_order(dispatcher, order, existing=True)
-                return []
-        state = await read_card_state(dispatcher, client)
-        if state is None:
+        if tracker.get_slot("puk_order_reference"):
+            dispatcher.utter_message(
+                response="utter_puk_already_ordered",
+                reference=tracker.get_slot("puk_order_reference"),
+            )
             return []
-        if state.get("state") in CARD_NOT_READABLE:
-            explain_state(dispatcher, state)
-            return []
-        return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("puk_form")]
+        answer = await ask_agent(dispatcher, tracker, precheck_call())
+        return [] if answer is None else handle_precheck(dispatcher, tracker, answer)
 
 
 class ValidatePukForm(FormValidationAction):
@@ -123,19 +165,9 @@ class ActionOrderPuk(Action):
         if tracker.get_slot("puk_cost_confirmed") is not True:
             dispatcher.utter_message(response="utter_puk_not_ordered")
             return reset
-        client = CardAgentClient()
-        try:
-            order = await client.order_puk()
-        except CardAgentError as error:
-            if error.code in ("no_card", "not_a_siths_card"):
-                dispatcher.utter_message(response=f"utter_card_{error.code}")
-            elif error.code in ("agent_unreachable", "agent_timeout"):
-                explain_error(dispatcher, error)
-            else:
-                dispatcher.utter_message(response="utter_puk_order_failed")
+        answer = await ask_agent(dispatcher, tracker, order_call())
+        if answer is None:
             return reset
-        existing = order.get("created") is False
-        if not existing:
-            order = await after_first_delivery(client, order)
-        report_order(dispatcher, order, existing=existing)
-        return reset + [SlotSet("puk_order_id", order.get("order_id"))]
+        if isinstance(answer, dict) and answer.get("created") and not relay_mode():
+            answer = {**await after_first_delivery(answer), "created": True}
+        return reset + handle_order(dispatcher, tracker, answer)

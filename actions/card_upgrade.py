@@ -13,8 +13,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.agent_client import CardAgentClient, CardAgentError
-from actions.card_check import explain_state, read_card_state
+from actions.agent_client import CardAgentError
+from actions.card_access import AgentAnswer, AgentCall, ask_agent
+from actions.card_check import READ_STATE, can_be_upgraded, explain_state
 from actions.card_texts import explain_error
 
 CHECK_BACK_AFTER = timedelta(seconds=15)
@@ -43,6 +44,21 @@ START_ERRORS = {
     "not_a_siths_card": "utter_card_not_a_siths_card",
     "enrollment_not_configured": "utter_upgrade_unavailable",
 }
+
+
+def precheck_call() -> AgentCall:
+    return AgentCall("upgrade_precheck", READ_STATE.method, READ_STATE.path, label=READ_STATE.label)
+
+
+def start_call() -> AgentCall:
+    return AgentCall("start_upgrade", "POST", "/v1/upgrade", body={},
+                     label="Jag startar uppgraderingen …")
+
+
+def job_call(job_id: str, *, checking_back: bool) -> AgentCall:
+    purpose = "job_check_back" if checking_back else "job_status"
+    label = "" if checking_back else "Jag kollar hur det går …"
+    return AgentCall(purpose, "GET", f"/v1/jobs/{job_id}", label=label)
 
 
 def job_id_of(job: Dict[str, Any]) -> Optional[str]:
@@ -81,36 +97,82 @@ def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
         )
 
 
-class ActionUpgradePrecheck(Action):
-    """Only a card in state not_upgraded gets the upgrade; then ask for the codes."""
+# --- handlers of the agent's answers (direct or relayed) ---------------------------------
 
+
+def handle_precheck(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    """Only a card that can be upgraded gets the upgrade form."""
+    if isinstance(answer, CardAgentError):
+        explain_error(dispatcher, answer)
+        return []
+    if not can_be_upgraded(answer):
+        dispatcher.utter_message(response="utter_upgrade_not_possible")
+        explain_state(dispatcher, answer)
+        return []
+    return [SlotSet("upgrade_has_codes", None), FollowupAction("upgrade_form")]
+
+
+def handle_start(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    if isinstance(answer, CardAgentError):
+        if answer.code in START_ERRORS:
+            dispatcher.utter_message(response=START_ERRORS[answer.code])
+        else:
+            explain_error(dispatcher, answer)
+        return []
+    job_id = job_id_of(answer)
+    if answer.get("created") is False:  # the card's job that already runs
+        report_job(dispatcher, answer)
+    else:
+        dispatcher.utter_message(
+            response="utter_upgrade_started", pin_page_url=answer.get("pin_page_url") or ""
+        )
+    return [SlotSet("upgrade_job_id", job_id), check_back_reminder(job_id)]
+
+
+def _handle_job(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer, checking_back: bool
+) -> List[Dict[Text, Any]]:
+    job_id = tracker.get_slot("upgrade_job_id")
+    if isinstance(answer, CardAgentError):
+        if not checking_back:
+            explain_error(dispatcher, answer)
+        return [check_back_reminder(job_id)] if checking_back and job_id else []
+    if answer.get("status") in FINISHED:
+        report_job(dispatcher, answer)
+        return [SlotSet("upgrade_job_id", None), SlotSet("card_state", None)]
+    if not checking_back:
+        report_job(dispatcher, answer)
+    return [check_back_reminder(job_id_of(answer) or job_id)]
+
+
+def handle_job_status(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    return _handle_job(dispatcher, tracker, answer, checking_back=False)
+
+
+def handle_job_check_back(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    return _handle_job(dispatcher, tracker, answer, checking_back=True)
+
+
+# --- actions ---------------------------------------------------------------------------
+
+
+class ActionUpgradePrecheck(Action):
     def name(self) -> Text:
         return "action_upgrade_precheck"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        job_id = tracker.get_slot("upgrade_job_id")
-        client = CardAgentClient()
-        if job_id:
-            try:
-                job = await client.job(job_id)
-            except CardAgentError:
-                job = {}
-            if job and job.get("status") not in FINISHED:
-                report_job(dispatcher, job)
-                return []
-        state = await read_card_state(dispatcher, client)
-        if state is None:
-            return []
-        if state.get("state") != "not_upgraded" and not (
-            state.get("state") == "expiring_soon"
-            and (state.get("details") or {}).get("base_state") == "not_upgraded"
-        ):
-            dispatcher.utter_message(response="utter_upgrade_not_possible")
-            explain_state(dispatcher, state)
-            return []
-        return [SlotSet("upgrade_has_codes", None), FollowupAction("upgrade_form")]
+        answer = await ask_agent(dispatcher, tracker, precheck_call())
+        return [] if answer is None else handle_precheck(dispatcher, tracker, answer)
 
 
 class ActionStartUpgrade(Action):
@@ -122,29 +184,12 @@ class ActionStartUpgrade(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        reset = [SlotSet("upgrade_has_codes", None)]
         if not tracker.get_slot("upgrade_has_codes"):
             dispatcher.utter_message(response="utter_upgrade_needs_codes")
-            return [SlotSet("upgrade_has_codes", None)]
-        try:
-            job = await CardAgentClient().start_upgrade()
-        except CardAgentError as error:
-            if error.code in START_ERRORS:
-                dispatcher.utter_message(response=START_ERRORS[error.code])
-            else:
-                explain_error(dispatcher, error)
-            return [SlotSet("upgrade_has_codes", None)]
-        job_id = job_id_of(job)
-        if job.get("created") is False:  # the card's job that already runs
-            report_job(dispatcher, job)
-        else:
-            dispatcher.utter_message(
-                response="utter_upgrade_started", pin_page_url=job.get("pin_page_url") or ""
-            )
-        return [
-            SlotSet("upgrade_has_codes", None),
-            SlotSet("upgrade_job_id", job_id),
-            check_back_reminder(job_id),
-        ]
+            return reset
+        answer = await ask_agent(dispatcher, tracker, start_call())
+        return reset + ([] if answer is None else handle_start(dispatcher, tracker, answer))
 
 
 class ActionUpgradeStatus(Action):
@@ -162,16 +207,7 @@ class ActionUpgradeStatus(Action):
             if not checking_back:
                 dispatcher.utter_message(response="utter_no_upgrade_job")
             return []
-        try:
-            job = await CardAgentClient().job(job_id)
-        except CardAgentError as error:
-            if not checking_back:
-                explain_error(dispatcher, error)
-            return [check_back_reminder(job_id)] if checking_back else []
-        status = job.get("status")
-        if status in FINISHED:
-            report_job(dispatcher, job)
-            return [SlotSet("upgrade_job_id", None), SlotSet("card_state", None)]
-        if not checking_back:
-            report_job(dispatcher, job)
-        return [check_back_reminder(job_id)]
+        answer = await ask_agent(dispatcher, tracker, job_call(job_id, checking_back=checking_back))
+        if answer is None:
+            return []
+        return _handle_job(dispatcher, tracker, answer, checking_back)

@@ -169,6 +169,9 @@ class Settings:
     softhsm2_conf: str | None = None
     token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    # Let the allowed origins (the intranet chat widget) call the relay routes without
+    # the bearer token; see docs/cardagent.md "Browser relay". Off by default.
+    browser_relay: bool = False
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     expiry_warning_days: int = 60
     reader_filter: str | None = None
@@ -379,6 +382,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             softhsm2_conf=str(softhsm2_conf) if softhsm2_conf else None,
             token=env.get("CARDAGENT_TOKEN") or None,
             allowed_origins=_list(pick("allowed_origins", "CARDAGENT_ALLOWED_ORIGINS", ())),
+            browser_relay=_bool(pick("browser_relay", "CARDAGENT_BROWSER_RELAY", False)),
             allowed_hosts=_list(
                 pick(
                     "allowed_hosts", "CARDAGENT_ALLOWED_HOSTS", ("127.0.0.1", "localhost", "[::1]")

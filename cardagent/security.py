@@ -40,12 +40,42 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+# What the intranet chat widget may ask for the bot through the browser relay
+# (method, route template): read the state, run the upgrade, order a PUK.
+RELAY_ROUTES = frozenset(
+    {
+        ("GET", "/v1/card/state"),
+        ("POST", "/v1/upgrade"),
+        ("GET", "/v1/jobs/{job_id}"),
+        ("POST", "/v1/puk-orders"),
+        ("GET", "/v1/puk-orders/{order_id}"),
+    }
+)
+
+
+def is_browser_relay(request: Request) -> bool:
+    """A relay call from the chat widget: relay on, an allowlisted Origin (the
+    middleware has already refused any other), and one of the relay routes."""
+    settings: Settings = request.app.state.settings
+    origin = (request.headers.get("origin") or "").rstrip("/")
+    route = request.scope.get("route")
+    return (
+        settings.browser_relay
+        and bool(origin)
+        and origin in settings.allowed_origins
+        and (request.method, getattr(route, "path", "")) in RELAY_ROUTES
+    )
+
+
 def require_token(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:
-    """FastAPI dependency for every /v1 route: constant-time bearer token check."""
+    """FastAPI dependency for every /v1 route: constant-time bearer token check
+    (or, for the relay routes only, an allowlisted browser origin with relay on)."""
     expected: str = request.app.state.token
+    if credentials is None and is_browser_relay(request):
+        return
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     if not hmac.compare_digest(

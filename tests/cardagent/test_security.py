@@ -146,3 +146,35 @@ def test_no_personnummer_in_responses_or_logs(client, card_slot, caplog, name: s
         assert_no_personnummer(text)
     assert "****" in texts[0]
     assert_no_personnummer("\n".join(r.getMessage() for r in caplog.records))
+
+
+# --- browser relay (the intranet chat widget calls the agent for a central bot) -----------
+
+
+@pytest.fixture()
+def relay_app(agent_settings):  # noqa: ANN001, ANN201
+    return create_app(agent_settings.with_overrides(browser_relay=True))
+
+
+def test_relay_lets_the_allowed_origin_read_the_state_without_token(relay_app, card_slot) -> None:
+    card_slot.insert("old")
+    with TestClient(relay_app, base_url=BASE_URL) as browser:
+        reply = browser.get("/v1/card/state", headers={"Origin": ALLOWED_ORIGIN})
+    assert reply.status_code == 200
+    assert reply.json()["state"] == "not_upgraded"
+    assert reply.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+
+
+@pytest.mark.parametrize("path", ["/v1/readers", "/v1/card/tokens", "/v1/agent"])
+def test_relay_covers_only_the_relay_routes(relay_app, path: str) -> None:
+    with TestClient(relay_app, base_url=BASE_URL) as browser:
+        assert browser.get(path, headers={"Origin": ALLOWED_ORIGIN}).status_code == 401
+
+
+def test_relay_needs_an_origin_and_the_setting(relay_app, anon) -> None:
+    with TestClient(relay_app, base_url=BASE_URL) as local_process:
+        assert local_process.get("/v1/card/state").status_code == 401
+        evil = local_process.get("/v1/card/state", headers={"Origin": "https://evil.example"})
+        assert evil.status_code == 403
+    # relay off (the default): the allowed origin still needs the token
+    assert anon.get("/v1/card/state", headers={"Origin": ALLOWED_ORIGIN}).status_code == 401

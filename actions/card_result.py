@@ -1,0 +1,43 @@
+"""Continue a card step with the agent's answer that the widget relayed.
+
+The widget sends ``/cardagent_result`` with ``{"cardagent_result": {purpose,
+status, body}}`` in the message metadata (see actions/card_access.py); the
+purpose names the handler that the action would have called directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import card_check, card_puk, card_upgrade
+from actions.card_access import AgentAnswer, relayed_answer
+
+Handler = Callable[[CollectingDispatcher, Tracker, AgentAnswer], List[Dict[Text, Any]]]
+
+HANDLERS: Dict[str, Handler] = {
+    "check_card": card_check.handle_state,
+    "upgrade_precheck": card_upgrade.handle_precheck,
+    "start_upgrade": card_upgrade.handle_start,
+    "job_status": card_upgrade.handle_job_status,
+    "job_check_back": card_upgrade.handle_job_check_back,
+    "puk_precheck": card_puk.handle_precheck,
+    "order_puk": card_puk.handle_order,
+}
+
+
+class ActionCardAgentResult(Action):
+    def name(self) -> Text:
+        return "action_card_agent_result"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        relayed = relayed_answer(tracker)
+        if relayed is None or relayed[0] not in HANDLERS:
+            dispatcher.utter_message(response="utter_card_agent_error")
+            return []
+        purpose, answer = relayed
+        return HANDLERS[purpose](dispatcher, tracker, answer)
