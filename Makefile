@@ -12,6 +12,9 @@ export DATA_DIR ?= $(CURDIR)/var
 export RASA_TRACKER_DB ?= $(DATA_DIR)/rasa/tracker.db
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook
 export SITE_CONFIG ?= $(CURDIR)/site.yml
+# direct: the action server calls the card agent on this machine (make run);
+# relay: a central bot, the widget calls the agent for it (docs/widget.md).
+export CARD_AGENT_ACCESS ?= direct
 
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2

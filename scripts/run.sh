@@ -15,6 +15,13 @@ stop_all() {
 }
 trap stop_all EXIT INT TERM
 
+# CARD_AGENT_ACCESS=relay shows a central bot: the widget reads the card for it.
+widget_args=()
+if [ "${CARD_AGENT_ACCESS:-direct}" = "relay" ]; then
+  export CARDAGENT_ALLOWED_ORIGINS="http://127.0.0.1:$WIDGET_PORT" CARDAGENT_BROWSER_RELAY=1
+  widget_args=(--card-agent-url "http://127.0.0.1:${CARDAGENT_PORT:-8765}")
+fi
+
 SANIC_HOST=127.0.0.1 .venv/bin/rasa run actions --port "$ACTION_PORT" --actions actions \
   >"$logs/actions.log" 2>&1 &
 pids+=($!)
@@ -25,7 +32,7 @@ if [ -f cardagent/__main__.py ]; then
 fi
 
 # The demo intranet page with the chat widget.
-.venv/bin/python widget/serve.py --port "$WIDGET_PORT" --bot-url "http://127.0.0.1:$RASA_PORT" \
+.venv/bin/python widget/serve.py --port "$WIDGET_PORT" --bot-url "http://127.0.0.1:$RASA_PORT" "${widget_args[@]}" \
   >"$logs/widget.log" 2>&1 &
 pids+=($!)
 

@@ -28,8 +28,9 @@ FILES = {
 class DemoHandler(BaseHTTPRequestHandler):
     server_version = "siths-chat-demo"
 
-    def __init__(self, *args, bot_url: str, **kwargs) -> None:
+    def __init__(self, *args, bot_url: str, card_agent_url: str | None = None, **kwargs) -> None:
         self.bot_url = bot_url
+        self.card_agent_url = card_agent_url
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -39,11 +40,17 @@ class DemoHandler(BaseHTTPRequestHandler):
             page = (HERE / "demo" / "index.html").read_text(encoding="utf-8")
             # JSON string, with "<" escaped so no value can close the script element.
             bot_url = json.dumps(self.bot_url).replace("<", "\\u003c")
+            agent_url = json.dumps(self.card_agent_url).replace("<", "\\u003c")
             page = page.replace("__BOT_URL__", bot_url).replace("__NONCE__", nonce)
-            origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.bot_url))
+            page = page.replace("__CARD_AGENT_URL__", agent_url)
+            origins = " ".join(
+                "{0.scheme}://{0.netloc}".format(urlsplit(url))
+                for url in (self.bot_url, self.card_agent_url)
+                if url
+            )
             csp = (
                 f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-                f"connect-src 'self' {origin}; img-src 'self' https: data:; "
+                f"connect-src 'self' {origins}; img-src 'self' https: data:; "
                 "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
             )
             self.reply(page.encode(), "text/html; charset=utf-8", {"Content-Security-Policy": csp})
@@ -70,10 +77,14 @@ class DemoHandler(BaseHTTPRequestHandler):
         pass
 
 
-def make_server(host: str, port: int, bot_url: str) -> ThreadingHTTPServer:
+def make_server(
+    host: str, port: int, bot_url: str, card_agent_url: str | None = None
+) -> ThreadingHTTPServer:
+    """``card_agent_url``: the local card agent, for the card relay (a central bot)."""
     if not (HERE / "dist" / "siths-chat.js").is_file():
         raise SystemExit("widget/dist/siths-chat.js is missing: run `make widget`")
-    return ThreadingHTTPServer((host, port), partial(DemoHandler, bot_url=bot_url))
+    handler = partial(DemoHandler, bot_url=bot_url, card_agent_url=card_agent_url)
+    return ThreadingHTTPServer((host, port), handler)
 
 
 def main() -> None:
@@ -81,8 +92,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--bot-url", default="http://127.0.0.1:5005")
+    parser.add_argument("--card-agent-url", default=None,
+                        help="the local card agent, when the bot relays card requests")
     args = parser.parse_args()
-    server = make_server(args.host, args.port, args.bot_url)
+    server = make_server(args.host, args.port, args.bot_url, args.card_agent_url)
     print(f"Demo page with the chat widget: http://{args.host}:{args.port}/", flush=True)
     server.serve_forever()
 

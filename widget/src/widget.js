@@ -3,6 +3,7 @@
 // See docs/widget.md.
 import { io } from "socket.io-client";
 
+import { registerCardRelay } from "./cardRelay.js";
 import { maskSensitive } from "./mask.js";
 import { isCustom, payloadHandler, registerPayloadHandler } from "./payloads.js";
 import { buttonsOf, el, richText, safeUrl } from "./render.js";
@@ -24,6 +25,9 @@ const DEFAULTS = {
   // (docs/widget.md "Why long-polling"): polling only, no upgrade attempt.
   transports: ["polling"],
   payloadHandlers: {}, // { type: handler }: registered before the transcript is restored
+  // The local card agent, e.g. "http://127.0.0.1:8765": set it when the bot runs
+  // centrally (CARD_AGENT_ACCESS=relay) so the widget reads the card for it.
+  cardAgentUrl: null,
 };
 
 const T = {
@@ -57,6 +61,7 @@ class SithsChat {
   constructor(config) {
     this.config = { ...DEFAULTS, ...config };
     if (!this.config.botUrl) throw new Error("SithsChat: botUrl is required");
+    if (this.config.cardAgentUrl) registerCardRelay(this.config.cardAgentUrl);
     for (const [type, handler] of Object.entries(this.config.payloadHandlers || {})) {
       registerPayloadHandler(type, handler);
     }
@@ -241,12 +246,13 @@ class SithsChat {
     if (!this.state.greeted && this.config.initPayload) {
       this.state.greeted = true;
       this.save();
-      this.queue.unshift(this.config.initPayload);
+      this.queue.unshift({ message: this.config.initPayload });
       this.showTyping();
     }
     // Sent only once the session is confirmed: replies go to the session's room.
     while (this.queue.length && this.confirmed) {
-      this.socket.emit("user_uttered", { message: this.queue.shift(), session_id: id });
+      const { message, metadata } = this.queue.shift();
+      this.socket.emit("user_uttered", { message, session_id: id, ...(metadata ? { metadata } : {}) });
     }
   }
 
@@ -261,12 +267,13 @@ class SithsChat {
 
   /**
    * Send `text` to the bot. Options: display (what to show instead, e.g. a
-   * button's title), silent (show nothing: for payloads from custom handlers).
+   * button's title), silent (show nothing: for payloads from custom handlers),
+   * metadata (an object Rasa stores with the message, e.g. a relayed answer).
    */
-  send(text, { display, silent = false } = {}) {
+  send(text, { display, silent = false, metadata } = {}) {
     const masked = maskSensitive(String(text)).text;
     if (!silent) this.record({ from: "user", text: maskSensitive(display ?? masked).text });
-    this.queue.push(masked);
+    this.queue.push({ message: masked, metadata });
     this.showTyping();
     this.connect();
     if (this.confirmed) this.onSessionConfirm(this.state.sessionId);
