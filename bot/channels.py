@@ -10,6 +10,7 @@ masked, the user is told, once per message, never to write codes in the chat.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Awaitable, Callable, Dict, Text
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -21,6 +22,8 @@ from sanic.request import Request
 
 from bot.masking import contains_placeholder, mask_sensitive
 from bot.site_config import load_site_config
+
+logger = logging.getLogger(__name__)
 
 CODE_NOTICE = (
     "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
@@ -123,4 +126,28 @@ class MaskingSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return super().blueprint(masking_handler(on_new_message))
+        socketio_blueprint = super().blueprint(masking_handler(on_new_message))
+        # Drop malformed payloads before Rasa's handler sees them (e.g. a numeric
+        # session_id would become a conversation id "42").
+        namespace = self.namespace or "/"
+        handle = self.sio.handlers[namespace][self.user_message_evt]
+
+        async def checked(sid: Text, data: Any) -> Any:
+            if not _well_formed(data, self.session_persistence):
+                logger.warning("socket.io: dropped a malformed %s payload", self.user_message_evt)
+                return None
+            return await handle(sid, data)
+
+        self.sio.handlers[namespace][self.user_message_evt] = checked
+        return socketio_blueprint
+
+
+def _well_formed(data: Any, session_persistence: bool) -> bool:
+    """A user_uttered payload Rasa can safely store: a text message and, with
+    session persistence, a string session id (as REST requires a string sender)."""
+    if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+        return False
+    if not session_persistence:
+        return True
+    session_id = data.get("session_id")
+    return isinstance(session_id, str) and bool(session_id.strip()) and len(session_id) <= 256

@@ -195,12 +195,7 @@ SIO_BAD = {
     "message-list": {"message": ["hej"], "session_id": "S"},
     "metadata-not-json": {"message": "hej", "session_id": "S", "customData": "{not json"},
     "no-session-id": {"message": "hej"},
-    "session-id-int": pytest.param(
-        {"message": "hej", "session_id": 42}, id="session-id-int",
-        marks=pytest.mark.xfail(strict=False, reason=(
-            "bot/channels.py: the socket.io channel stores a message whose session_id is "
-            "a number under conversation '42' (REST answers 400 to a non-string sender); "
-            "patch proposed to the lead"))),
+    "session-id-int": {"message": "hej", "session_id": 42},
     "payload-string": "hej",
     "payload-list": ["hej"],
 }
