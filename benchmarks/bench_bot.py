@@ -7,7 +7,7 @@ One run, on the real trained model and action server (bot.local_stack):
    answers next to a BM25 search over the FAQ page (benchmarks/bm25.py), top-1
    accuracy on the FAQ-answerable subset (faq_* intents) and on the whole set;
    plus the NLU accuracy, macro-F1 and confusions reported before.
-2. Speed, REST reply latency p50/p95/p99: closed loop with 1 and 10 concurrent
+2. Speed, REST reply latency p50/p95/p99: closed loop with 1, 10 and 20 concurrent
    conversations (a new conversation every 8 turns); open loop at an offered
    load of 50 users who each send a message every 5 s (10 msg/s, arrivals on
    schedule whatever the replies, latency counted from the scheduled send);
@@ -266,6 +266,7 @@ def main() -> None:
         print("REST latency, closed loop ...", flush=True)
         results["closed_1"] = asyncio.run(closed_loop(bot.url, texts, 1, args.closed_seconds))
         results["closed_10"] = asyncio.run(closed_loop(bot.url, texts, 10, args.closed_seconds))
+        results["closed_20"] = asyncio.run(closed_loop(bot.url, texts, 20, args.closed_seconds))
         print(f"REST latency, open loop: {args.open_users} users, one message every "
               f"{args.open_interval:g} s, {args.open_seconds:g} s ...", flush=True)
         results["open_loop"] = asyncio.run(open_loop(
@@ -310,6 +311,7 @@ def summary_rows(r: Dict) -> List[List[str]]:
          f"{nlu['macro_f1']:.3f} / {nlu['fallback']}", "-"],
         ["REST p50/p95/p99, 1 conversation", lat(r["closed_1"]), "-"],
         ["REST p50/p95/p99, 10 concurrent", lat(r["closed_10"]), "-"],
+        ["REST p50/p95/p99, 20 concurrent", lat(r["closed_20"]), "-"],
         [f"REST p50/p95/p99, open loop {o['users']} users x 1 msg/{o['interval_s']:g} s "
          f"({o['offered_msg_s']} msg/s)", f"{lat(o)} ({o['errors']} errors)", "-"],
         ["saturation throughput, one Rasa server",
