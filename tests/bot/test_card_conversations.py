@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import pytest
 from bot.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
 from cardagent.devtools.demo_card import make_demo_card, stop_demo
 from cardagent.devtools.emulator import READER_NAMES, VPCD_PORTS
+from cardagent.devtools.est_ca import DEFAULT_PORT as EST_PORT
+from cardagent.devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
 from cardagent.pcsc import wait_for_change
 from tests.bot.responses import buttons, joined, rendered
 
@@ -85,8 +88,18 @@ class CardWorld:
             return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
 
 
+def demo_services_ports_free() -> None:
+    """The demo card's EST CA and order receiver use fixed ports (8443, 8444)."""
+    for port in (EST_PORT, ORDER_PORT):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} is in use (a running demo card?): "
+                            "`make demo-card-stop` before `make test`")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
+    demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("cardworld")
     agent_url = f"http://127.0.0.1:{free_port()}"
     make_demo_card("old", data_dir, port=TEST_VPCD_PORT)

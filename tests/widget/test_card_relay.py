@@ -20,6 +20,7 @@ from bot.local_stack import REPO, free_port, wait_for
 from cardagent.devtools.demo_card import make_demo_card, stop_demo
 from cardagent.devtools.emulator import VPCD_PORTS
 from tests.bot.responses import joined, rendered
+from tests.bot.test_card_conversations import demo_services_ports_free
 from tests.widget.conftest import build_widget, serve_module
 from tests.widget.stack import start_bot
 from tests.widget.test_widget import INPUT, answer_parts, open_chat
@@ -28,6 +29,7 @@ from tests.widget.test_widget import INPUT, answer_parts, open_chat
 @pytest.fixture(scope="module")
 def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     build_widget()
+    demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("relay-card")
     page_port, agent_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{page_port}"
