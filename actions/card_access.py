@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -86,6 +86,18 @@ async def ask_agent(
     else:
         dispatcher.utter_message(response="utter_card_not_reachable_here")
     return None
+
+
+Handler = Callable[[CollectingDispatcher, Tracker, AgentAnswer], List[Dict[str, Any]]]
+
+
+async def run_step(
+    dispatcher: CollectingDispatcher, tracker: Tracker, call: AgentCall, handler: Handler
+) -> List[Dict[str, Any]]:
+    """One card step: the call, then its handler - now (direct), or later in
+    action_card_agent_result when the widget brings the answer (relay)."""
+    answer = await ask_agent(dispatcher, tracker, call)
+    return [] if answer is None else handler(dispatcher, tracker, answer)
 
 
 def relayed_answer(tracker: Tracker) -> Optional[Tuple[str, AgentAnswer]]:

@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent_client import CardAgentError
-from actions.card_access import AgentAnswer, AgentCall, ask_agent
+from actions.card_access import AgentAnswer, AgentCall, run_step
 from actions.card_texts import PIN_NAMES, explain_error
 
 READ_STATE = AgentCall("check_card", "GET", "/v1/card/state", label="Jag läser ditt kort …")
@@ -82,5 +82,4 @@ class ActionCheckCard(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        answer = await ask_agent(dispatcher, tracker, READ_STATE)
-        return [] if answer is None else handle_state(dispatcher, tracker, answer)
+        return await run_step(dispatcher, tracker, READ_STATE, handle_state)

@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.agent_client import AGENT_TIMEOUT, AGENT_UNREACHABLE, CardAgentClient, CardAgentError
-from actions.card_access import AgentAnswer, AgentCall, ask_agent, relay_mode
+from actions.card_access import AgentAnswer, AgentCall, ask_agent, relay_mode, run_step
 from actions.card_check import READ_STATE, explain_state
 from actions.card_texts import explain_error
 
@@ -128,8 +128,7 @@ class ActionPukPrecheck(Action):
                 reference=tracker.get_slot("puk_order_reference"),
             )
             return []
-        answer = await ask_agent(dispatcher, tracker, precheck_call())
-        return [] if answer is None else handle_precheck(dispatcher, tracker, answer)
+        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
 
 
 class ValidatePukForm(FormValidationAction):

@@ -7,15 +7,13 @@ purpose names the handler that the action would have called directly.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import card_check, card_puk, card_upgrade
-from actions.card_access import AgentAnswer, relayed_answer
-
-Handler = Callable[[CollectingDispatcher, Tracker, AgentAnswer], List[Dict[Text, Any]]]
+from actions.card_access import Handler, relayed_answer
 
 HANDLERS: Dict[str, Handler] = {
     "check_card": card_check.handle_state,

@@ -14,7 +14,7 @@ from rasa_sdk.events import FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent_client import CardAgentError
-from actions.card_access import AgentAnswer, AgentCall, ask_agent
+from actions.card_access import AgentAnswer, AgentCall, run_step
 from actions.card_check import READ_STATE, can_be_upgraded, explain_state
 from actions.card_texts import explain_error
 
@@ -171,8 +171,7 @@ class ActionUpgradePrecheck(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        answer = await ask_agent(dispatcher, tracker, precheck_call())
-        return [] if answer is None else handle_precheck(dispatcher, tracker, answer)
+        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
 
 
 class ActionStartUpgrade(Action):
@@ -188,8 +187,7 @@ class ActionStartUpgrade(Action):
         if not tracker.get_slot("upgrade_has_codes"):
             dispatcher.utter_message(response="utter_upgrade_needs_codes")
             return reset
-        answer = await ask_agent(dispatcher, tracker, start_call())
-        return reset + ([] if answer is None else handle_start(dispatcher, tracker, answer))
+        return reset + await run_step(dispatcher, tracker, start_call(), handle_start)
 
 
 class ActionUpgradeStatus(Action):
@@ -207,7 +205,7 @@ class ActionUpgradeStatus(Action):
             if not checking_back:
                 dispatcher.utter_message(response="utter_no_upgrade_job")
             return []
-        answer = await ask_agent(dispatcher, tracker, job_call(job_id, checking_back=checking_back))
-        if answer is None:
-            return []
-        return _handle_job(dispatcher, tracker, answer, checking_back)
+        handler = handle_job_check_back if checking_back else handle_job_status
+        return await run_step(
+            dispatcher, tracker, job_call(job_id, checking_back=checking_back), handler
+        )
