@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Start everything for `make run`: the action server, the card agent (when
-# present) and Rasa. Ctrl-C stops them all. Ports and paths come from the
+# present; with a demo card also its test services), the demo page and Rasa.
+# Ctrl-C stops them all. Ports and paths come from the
 # Makefile (RASA_PORT, ACTION_PORT, WIDGET_PORT, DATA_DIR, RASA_TRACKER_DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 logs="$DATA_DIR/logs"
 mkdir -p "$logs" "$(dirname "$RASA_TRACKER_DB")"
-pids=()
+pids=()        # the services make run waits on
+helpers=()     # started here too, stopped with them, but not waited on
 stop_all() {
   trap - EXIT INT TERM
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
+  ((${#pids[@]} + ${#helpers[@]})) && kill "${pids[@]}" "${helpers[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap stop_all EXIT INT TERM
@@ -29,6 +31,12 @@ pids+=($!)
 if [ -f cardagent/__main__.py ]; then
   .venv/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
   pids+=($!)
+  # With a demo card in use: its EST test CA and order receiver (a no-op if
+  # `make demo-card` already started them).
+  if [ -f "${CARDAGENT_DATA_DIR:-var/cardagent}/demo/demo.json" ]; then
+    .venv/bin/python -m cardagent.devtools.demo_services >"$logs/demo-services.log" 2>&1 &
+    helpers+=($!)
+  fi
 fi
 
 # The demo intranet page with the chat widget.
