@@ -188,13 +188,15 @@ def bot_stack(
     rasa_port: Optional[int] = None,
     action_port: Optional[int] = None,
     with_actions: bool = True,
+    cors: Optional[List[str]] = None,
 ) -> Iterator[BotServer]:
     """Rasa + action server running until the block ends.
 
     ``endpoints``: another endpoints file (default: the project's, with a
     private SQLite store in ``tmp``); ``extra_env``: more environment for both
     processes; ``with_actions=False`` starts Rasa alone (its action endpoint
-    then points at a closed port). Both processes start in parallel."""
+    then points at a closed port); ``cors``: origins allowed to call Rasa from a
+    browser (the widget's page). Both processes start in parallel."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train`")
     rasa_port, action_port = rasa_port or free_port(), action_port or free_port()
@@ -220,6 +222,7 @@ def bot_stack(
         [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--model", str(MODEL), "--credentials", "credentials.yml",
          "--endpoints", str(endpoints or "endpoints.yml"), "--enable-api", "--auth-token", token,
+         *(["--cors", *cors] if cors else []),
          *(["--debug"] if debug else []), "--log-file", str(rasa_log)],
         env, rasa_out, f"http://127.0.0.1:{rasa_port}/", 180,
     )

@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request, Response
 from cardagent.devtools import pki as pkimod
 from cardagent.devtools.cards import PROFILES
 from cardagent.devtools.pki import TestPKI
+from cardagent.devtools.servers import serve_https
 
 PROFILE_LABELS: dict[str, tuple[str, str, str]] = {
     "hsaid-auth": (pkimod.HSA3, "hsa", "auth"),
@@ -147,7 +148,6 @@ class EstTestCA:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
 
     from cardagent.config import load_settings
 
@@ -162,14 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ca.fail_next = args.fail
     tls = pkimod.tls_server_files(args.tls or demo / "tls")
     print(f"EST test CA on https://127.0.0.1:{args.port}/.well-known/est (TLS CA {tls.ca})")
-    uvicorn.run(
-        ca.app,
-        host="127.0.0.1",
-        port=args.port,
-        ssl_certfile=str(tls.cert),
-        ssl_keyfile=str(tls.key),
-        log_level="info",
-    )
+    serve_https(ca.app, args.port, tls)
     return 0
 
 

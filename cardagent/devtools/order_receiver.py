@@ -115,10 +115,9 @@ class OrderReceiver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvicorn
-
     from cardagent.config import load_settings
     from cardagent.devtools.pki import tls_server_files
+    from cardagent.devtools.servers import serve_https
 
     parser = argparse.ArgumentParser(description="Local test receiver for PUK orders")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -141,14 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         die_after_store=args.die_after_store,
     )
     print(f"order receiver on https://127.0.0.1:{args.port}/orders", flush=True)
-    uvicorn.run(
-        receiver.app,
-        host="127.0.0.1",
-        port=args.port,
-        ssl_certfile=str(tls.cert),
-        ssl_keyfile=str(tls.key),
-        log_level="info",
-    )
+    serve_https(receiver.app, args.port, tls)
     return 0
 
 

@@ -11,6 +11,18 @@ import uvicorn
 from cardagent.devtools.pki import TlsFiles
 
 
+def serve_https(app: Any, port: int, tls: TlsFiles, host: str = "127.0.0.1") -> None:
+    """Run ``app`` over HTTPS in the foreground (the demo tools' ``main``)."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls.cert),
+        ssl_keyfile=str(tls.key),
+        log_level="info",
+    )
+
+
 class ThreadedServer:
     def __init__(self, app: Any, port: int, tls: TlsFiles, host: str = "127.0.0.1") -> None:
         self.port = port

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import jwt
 import pytest
@@ -12,14 +11,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.teams import TeamsInput, TeamsSettings, hero_card
 from tests.teams.mock_microsoft import MockMicrosoft
-
-
-@pytest.fixture(scope="module")
-def mock():
-    server = MockMicrosoft(app_id=str(uuid.uuid4()), app_password="hemligt-test",
-                           tenant_id=str(uuid.uuid4()))
-    yield server
-    server.close()
 
 
 def channel(mock: MockMicrosoft) -> TeamsInput:

@@ -17,14 +17,6 @@ from tests.widget.stack import start_bot
 
 
 @pytest.fixture(scope="module")
-def mock():
-    server = MockMicrosoft(app_id=str(uuid.uuid4()), app_password="hemligt-test",
-                           tenant_id=str(uuid.uuid4()))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def bot(mock, tmp_path_factory):
     with start_bot(tmp_path_factory.mktemp("teams-bot"), env=mock.env()) as server:
         yield server
