@@ -51,14 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from cardagent.api import create_app
-    from cardagent.tokenfile import load_or_create_token
+    from cardagent.tokenfile import TokenFileError, load_or_create_token
 
-    if args.print_token:
-        print(load_or_create_token(settings.token_file, settings.token))
-        return 0
-    log_cfg = logging_config(settings.log_level)
-    logging.config.dictConfig(log_cfg)
-    app = create_app(settings)
+    try:
+        if args.print_token:
+            print(load_or_create_token(settings.token_file, settings.token))
+            return 0
+        log_cfg = logging_config(settings.log_level)
+        logging.config.dictConfig(log_cfg)
+        app = create_app(settings)
+    except TokenFileError as exc:
+        print(f"cardagent: {exc}", file=sys.stderr)
+        return 2
     log = logging.getLogger("cardagent")
     log.info(
         "card agent on http://%s:%s, PKCS#11 module %s%s, token in %s",

@@ -68,7 +68,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from cardagent.tokenfile import ensure_private_dir
+
+        ensure_private_dir(path.parent)  # 0700, ours, not a symlink
         with self.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
