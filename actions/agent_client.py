@@ -8,11 +8,21 @@ without extra configuration. ``CARDAGENT_URL`` overrides the address.
 Every failure becomes a :class:`CardAgentError` with a machine-readable
 ``code``; the actions turn codes into Swedish answers. Nothing here ever sends
 or receives a PIN.
+
+Before the bearer token goes anywhere, the agent proves it is the agent
+(``GET /v1/proof``, no token): a fresh nonce, answered with
+``hex(HMAC-SHA256(token, "siths-cardagent-proof|v1|{nonce}|{host}:{port}"))`` for
+the host:port this client connects to. A program squatting on the port cannot
+answer it, so it never gets the token (``agent_not_verified``), and nothing it
+answers is ever shown.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
@@ -28,6 +38,11 @@ AGENT_UNREACHABLE = "agent_unreachable"
 AGENT_TIMEOUT = "agent_timeout"
 AGENT_BAD_ANSWER = "agent_bad_answer"
 AGENT_UNAUTHORIZED = "unauthorized"
+# What answers on the agent's address could not prove it is the agent (or we hold no token):
+# the token was not sent, nothing it said is used.
+AGENT_NOT_VERIFIED = "agent_not_verified"
+
+PROOF_CONTEXT = "siths-cardagent-proof|v1"  # the contract with cardagent/proof.py
 
 
 @dataclass
@@ -65,17 +80,51 @@ class CardAgentClient:
         self._timeout = timeout
         self._transport = transport
 
-    def _headers(self) -> Dict[str, str]:
-        token = self._token or read_token()
-        return {"Authorization": f"Bearer {token}"} if token else {}
+    def _expected_proof(self, token: str, nonce: str) -> str:
+        url = httpx.URL(self.base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        msg = f"{PROOF_CONTEXT}|{nonce}|{url.host}:{port}".encode()
+        return hmac.new(token.encode("utf-8"), msg, hashlib.sha256).hexdigest()
+
+    async def _verify_agent(self, client: httpx.AsyncClient, token: Optional[str]) -> str:
+        """Ask for the proof WITHOUT the token; return the token only if the proof matches
+        (constant time). Without a token nothing can be verified (but an agent that is not
+        running still shows as unreachable)."""
+        nonce = secrets.token_hex(16)
+        response = await client.get("/v1/proof", params={"nonce": nonce})
+        if not token:
+            raise CardAgentError(AGENT_NOT_VERIFIED, response.status_code, "no token")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        proof = body.get("proof") if isinstance(body, dict) else None
+        if (
+            response.status_code != 200
+            or not isinstance(proof, str)
+            or not hmac.compare_digest(
+                proof.encode("utf-8", "replace"), self._expected_proof(token, nonce).encode()
+            )
+        ):
+            raise CardAgentError(AGENT_NOT_VERIFIED, response.status_code)
+        return token
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Dict[str, Any]:
-        """One call to the agent: its JSON answer, or :class:`CardAgentError`."""
+        """One call to the agent: its JSON answer, or :class:`CardAgentError`.
+
+        The agent's proof of identity is checked first; the token is sent only after it.
+        """
         try:
             async with httpx.AsyncClient(
-                base_url=self.base_url, timeout=self._timeout, transport=self._transport
+                base_url=self.base_url,
+                timeout=self._timeout,
+                transport=self._transport,
+                follow_redirects=False,
             ) as client:
-                response = await client.request(method, path, headers=self._headers(), **kwargs)
+                token = await self._verify_agent(client, self._token or read_token())
+                response = await client.request(
+                    method, path, headers={"Authorization": f"Bearer {token}"}, **kwargs
+                )
         except httpx.TimeoutException as exc:
             raise CardAgentError(AGENT_TIMEOUT) from exc
         except httpx.TransportError as exc:

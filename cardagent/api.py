@@ -313,6 +313,10 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
         app.state.orders.worker.stop()
 
     install_error_handlers(app)
+    from cardagent.proof import build_router as build_proof_router
+
+    # Outside the token-guarded /v1 router on purpose: clients check it BEFORE sending the token.
+    app.include_router(build_proof_router(), responses=ERROR_RESPONSES)
     app.include_router(build_v1_router())
     app.include_router(pin_router)
     app.add_middleware(OriginGuardMiddleware, settings=settings)

@@ -10,14 +10,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
 import os
 import stat
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
+from actions import agent_client
+from actions.agent_client import CardAgentClient, CardAgentError
 from cardagent import tokenfile
 from cardagent.tokenfile import load_or_create_token, read_token
 from tests.cardagent.conftest import free_port
@@ -172,3 +184,159 @@ def test_agent_refuses_to_start_with_a_planted_token(data_dir: Path, attacker_fi
     assert proc.returncode == 2, proc.stderr
     assert "Kortagenten startar inte" in proc.stderr and "symlink" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# --- proof of identity: a squatter on the port ----------------------------------------------
+
+AGENT_NOT_VERIFIED = getattr(agent_client, "AGENT_NOT_VERIFIED", "agent_not_verified")
+REAL_TOKEN = "real-agent-token-" + "7" * 30
+PHISHING = {"job_id": "x", "status": "waiting_for_pin", "pin_page_url": "http://127.0.0.1:1/evil"}
+
+
+class Squatter:
+    """What an attacker runs on a free loopback port: records every request's headers and
+    answers ``/v1/proof`` with ``mode``: garbage, relay (asks the real agent for the same
+    nonce and passes its answer on), not_found (like an agent without the route)."""
+
+    def __init__(self, mode: str, relay_to: str | None = None) -> None:
+        self.mode = mode
+        self.relay_to = relay_to
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        squatter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                squatter.requests.append((self.command, self.path, dict(self.headers)))
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                status, body = squatter.answer(self.path)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, path: str) -> tuple[int, dict]:
+        if path.startswith("/v1/proof"):
+            if self.mode == "garbage":
+                return 200, {"agent": "siths-cardagent", "version": "0.1.0", "proof": "ab" * 32}
+            if self.mode == "relay":
+                with urllib.request.urlopen(f"{self.relay_to}{path}", timeout=5) as r:
+                    return r.status, json.loads(r.read())
+            return 404, {"error": "not_found"}
+        return 200, PHISHING
+
+    @property
+    def saw_token(self) -> bool:
+        return any(
+            k.lower() == "authorization" or REAL_TOKEN in v
+            for _m, _p, headers in self.requests
+            for k, v in headers.items()
+        ) or any(REAL_TOKEN in p for _m, p, _h in self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def real_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real agent as a process on its own port (no card needed for /v1/proof, /v1/agent)."""
+    data = tmp_path_factory.mktemp("proof-agent")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
+    env.update(
+        CARDAGENT_DATA_DIR=str(data / "data"),
+        CARDAGENT_PORT=str(port),
+        CARDAGENT_TOKEN=REAL_TOKEN,
+        CARDAGENT_PCSC_PROBE="0",
+        PYTHONPATH=str(REPO),
+    )
+    log = (data / "agent.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cardagent"], cwd=REPO, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1)
+            break
+        except httpx.HTTPError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("agent did not start: " + (data / "agent.log").read_text())
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("mode", ["garbage", "relay", "not_found"])
+def test_squatter_on_the_port_never_receives_the_token(real_agent: str, mode: str) -> None:
+    squatter = Squatter(mode, relay_to=real_agent)
+    try:
+        client = CardAgentClient(base_url=squatter.url, token=REAL_TOKEN)
+        for call in (client.card_state(), client.start_upgrade(), client.order_puk()):
+            with pytest.raises(CardAgentError) as err:
+                asyncio.run(call)
+            assert err.value.code == AGENT_NOT_VERIFIED
+        assert squatter.requests, "the client did not even ask for the proof"
+        assert not squatter.saw_token, squatter.requests
+        # it only ever saw token-less proof requests
+        assert {p.split("?")[0] for _m, p, _h in squatter.requests} == {"/v1/proof"}
+    finally:
+        squatter.close()
+
+
+def test_relayed_proof_is_the_real_agents_own_address(real_agent: str) -> None:
+    """Why relaying fails: the agent signs its configured host:port, not the squatter's."""
+    nonce = "0f" * 16
+    body = httpx.get(f"{real_agent}/v1/proof", params={"nonce": nonce}).json()
+    port = int(real_agent.rsplit(":", 1)[1])
+    msg = f"siths-cardagent-proof|v1|{nonce}|127.0.0.1:{port}".encode()
+    assert body["proof"] == hmac.new(REAL_TOKEN.encode(), msg, hashlib.sha256).hexdigest()
+    assert body["agent"] == "siths-cardagent" and body["version"]
+
+
+def test_real_agent_passes_verification(real_agent: str) -> None:
+    info = asyncio.run(
+        CardAgentClient(base_url=real_agent, token=REAL_TOKEN).request("GET", "/v1/agent")
+    )
+    assert info["name"] == "SITHS card agent"
+    # a client holding a wrong token cannot verify the real agent either (and sends nothing)
+    with pytest.raises(CardAgentError) as err:
+        asyncio.run(CardAgentClient(base_url=real_agent, token="wrong").request("GET", "/v1/agent"))
+    assert err.value.code == AGENT_NOT_VERIFIED
+
+
+@pytest.mark.parametrize(
+    "nonce", ["", "ab" * 15, "AB" * 16, "xy" * 16, "a" * 129, "ab" * 16 + "\n", "ab" * 16 + " "]
+)
+def test_proof_nonce_must_be_32_to_128_lowercase_hex(real_agent: str, nonce: str) -> None:
+    r = httpx.get(f"{real_agent}/v1/proof", params={"nonce": nonce})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+
+
+def test_client_without_a_token_sends_nothing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_client, "read_token", lambda *a, **k: None)
+    squatter = Squatter("garbage")
+    try:
+        with pytest.raises(CardAgentError) as err:
+            asyncio.run(CardAgentClient(base_url=squatter.url).card_state())
+        assert err.value.code == AGENT_NOT_VERIFIED
+        assert {p.split("?")[0] for _m, p, _h in squatter.requests} == {"/v1/proof"}
+    finally:
+        squatter.close()
