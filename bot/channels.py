@@ -6,20 +6,41 @@ channels. They keep the same URLs (``/webhooks/rest/webhook`` and
 :func:`bot.masking.mask_sensitive` first, so NLU, the tracker store, the logs
 and the action server only ever get the masked text. When something was
 masked, the user is told, once per message, never to write codes in the chat.
+
+They are also the bot's front doors (docs/deployment.md, "Who may call the bot"):
+
+* a request from a web page that is not the widget's is refused (``Origin`` /
+  ``Sec-Fetch-Site``, :mod:`bot.doors`), so is any ``Host`` outside the
+  allowlist (DNS rebinding), and REST takes ``application/json`` only (a
+  ``text/plain`` no-cors POST from any page never reaches Rasa);
+* socket.io session ids are issued and signed by the server
+  (``<random>.<hmac>``, key ``BOT_SESSION_SECRET[_FILE]``): a client cannot pick
+  an id, and a message is taken only for the session its connection holds;
+* with a JWT key (``BOT_JWT_KEY[_FILE]`` or ``jwt_key`` in credentials.yml,
+  central server) every socket.io connection and REST call needs the
+  intranet's token; sessions are bound to its ``sub``, REST senders too.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-from typing import Any, Awaitable, Callable, Dict, Text
+import os
+import re
+import secrets
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Text
 
+import jwt
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
-from sanic import Blueprint
+from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
+from bot.doors import DoorPolicy, load_secret
 from bot.masking import contains_placeholder, mask_sensitive
 from bot.site_config import load_site_config
 
@@ -90,6 +111,88 @@ def masking_handler(on_new_message: OnNewMessage) -> OnNewMessage:
     return handle
 
 
+# --- the doors: who may call, which session a client may use ---
+
+# A server-issued socket.io session id: 32 hex random, ".", 32 hex HMAC.
+SESSION_ID = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{32}$")
+
+
+def _refuse(status: int, reason: str) -> HTTPResponse:
+    return response.json({"error": reason}, status=status)
+
+
+class JwtCheck:
+    """The intranet's sign-in token (central server): signature, ``exp`` and
+    ``sub`` required; ``aud`` checked when ``BOT_JWT_AUDIENCE`` is set."""
+
+    def __init__(self, key: Text, method: Text, audience: Optional[Text] = None) -> None:
+        if method.lower() == "none":
+            raise ValueError("jwt_method 'none' is not allowed")
+        self.key, self.method, self.audience = key, method, audience
+
+    @classmethod
+    def from_settings(cls, key: Optional[Text] = None,
+                      method: Optional[Text] = None) -> Optional[JwtCheck]:
+        """From credentials.yml's ``jwt_key``/``jwt_method`` or the environment
+        (``BOT_JWT_KEY`` / ``BOT_JWT_KEY_FILE``, ``BOT_JWT_METHOD``); None: off."""
+        key = key or load_secret("BOT_JWT_KEY")
+        if not key:
+            return None
+        method = os.environ.get("BOT_JWT_METHOD") or method or "HS256"
+        return cls(key, method, os.environ.get("BOT_JWT_AUDIENCE") or None)
+
+    def subject(self, token: Any) -> Optional[Text]:
+        """The token's ``sub`` when the token is valid, else None."""
+        if not isinstance(token, str) or not token:
+            return None
+        try:
+            claims = jwt.decode(token, self.key, algorithms=[self.method],
+                                audience=self.audience,
+                                options={"require": ["exp", "sub"]})
+        except jwt.PyJWTError as e:
+            logger.info("refused a sign-in token: %s", type(e).__name__)
+            return None
+        sub = claims.get("sub")
+        return sub if isinstance(sub, str) and sub else None
+
+
+def subject_tag(sub: Text) -> Text:
+    """A short stable tag for a signed-in user (what sender ids carry)."""
+    return "u" + hashlib.sha256(sub.encode()).hexdigest()[:24]
+
+
+class SessionSigner:
+    """Issues and checks socket.io session ids ``<random>.<hmac>``; with a
+    signed-in user the HMAC covers the user too, so one user's id is not
+    valid for another."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> SessionSigner:
+        secret = load_secret("BOT_SESSION_SECRET", env)
+        if not secret:
+            logger.warning("BOT_SESSION_SECRET is not set: socket.io sessions are signed with a "
+                           "key that lasts only until this process stops")
+            secret = secrets.token_hex(32)
+        return cls(secret.encode())
+
+    def _mac(self, random_part: Text, owner: Text) -> Text:
+        msg = f"siths-socketio-session|v1|{owner}|{random_part}".encode()
+        return hmac.new(self.secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def issue(self, owner: Text = "") -> Text:
+        random_part = secrets.token_hex(16)
+        return f"{random_part}.{self._mac(random_part, owner)}"
+
+    def valid(self, session_id: Any, owner: Text = "") -> bool:
+        if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+            return False
+        random_part, mac = session_id.split(".")
+        return hmac.compare_digest(mac, self._mac(random_part, owner))
+
+
 class MaskingRestInput(RestInput):
     """Rasa's REST channel (same path) with masking."""
 
@@ -104,6 +207,12 @@ class MaskingRestInput(RestInput):
         sender = body.get("sender")
         if not isinstance(sender, str) or not sender.strip() or len(sender) > 256:
             raise InvalidUsage("'sender' must be a non-empty string (max 256 characters).")
+        subject = getattr(req.ctx, "subject", None)
+        if subject:
+            # Signed in: the conversation belongs to this user, whatever id is sent.
+            return f"{subject_tag(subject)}:{sender}"
+        if SESSION_ID.match(sender):
+            raise InvalidUsage("'sender' must not be a socket.io session id.")
         return sender
 
     def _extract_message(self, req: Request) -> Text:
@@ -115,7 +224,36 @@ class MaskingRestInput(RestInput):
         return mask_sensitive(message).text
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return super().blueprint(masking_handler(on_new_message))
+        rest_blueprint = super().blueprint(masking_handler(on_new_message))
+        policy = DoorPolicy.from_env()
+        jwt_check = JwtCheck.from_settings()
+
+        @rest_blueprint.middleware("request")
+        async def doors(request: Request) -> Optional[HTTPResponse]:
+            reason = policy.refusal(
+                host=request.headers.get("host"),
+                origin=request.headers.get("origin"),
+                fetch_site=request.headers.get("sec-fetch-site"),
+            )
+            if reason:
+                logger.warning("REST: refused %s %s (%s)", request.method, request.path, reason)
+                return _refuse(403, reason)
+            if request.method != "POST":
+                return None
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                logger.warning("REST: refused a %r body", content_type[:60])
+                return _refuse(415, "json_required")
+            if jwt_check:
+                auth = request.headers.get("authorization", "")
+                bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+                subject = jwt_check.subject(bearer)
+                if not subject:
+                    return _refuse(401, "sign_in_required")
+                request.ctx.subject = subject
+            return None
+
+        return rest_blueprint
 
 
 class MaskingSocketIOInput(SocketIOInput):
@@ -127,18 +265,71 @@ class MaskingSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         socketio_blueprint = super().blueprint(masking_handler(on_new_message))
-        # Drop malformed payloads before Rasa's handler sees them (e.g. a numeric
-        # session_id would become a conversation id "42").
+        sio = self.sio
         namespace = self.namespace or "/"
-        handle = self.sio.handlers[namespace][self.user_message_evt]
+        handlers = sio.handlers[namespace]
+        handle = handlers[self.user_message_evt]
+        policy = DoorPolicy.from_env()
+        jwt_check = JwtCheck.from_settings(self.jwt_key, self.jwt_algorithm)
+        signer = SessionSigner.from_env()
+        owners: Dict[Text, Text] = {}  # connection -> signed-in user's tag ("" without sign-in)
+        sessions: Dict[Text, Text] = {}  # connection -> the session id it holds
 
-        async def checked(sid: Text, data: Any) -> Any:
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            reason = policy.refusal(
+                host=environ.get("HTTP_HOST"),
+                origin=environ.get("HTTP_ORIGIN"),
+                fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+            )
+            if reason:
+                logger.warning("socket.io: refused a connection (%s)", reason)
+                return False
+            owner = ""
+            if jwt_check:
+                subject = jwt_check.subject(auth.get("token") if isinstance(auth, dict) else None)
+                if not subject:
+                    logger.warning("socket.io: refused a connection (sign_in_required)")
+                    return False
+                owner = subject_tag(subject)
+            owners[sid] = owner
+            return True
+
+        async def disconnect(sid: Text) -> None:
+            owners.pop(sid, None)
+            sessions.pop(sid, None)
+
+        async def session_request(sid: Text, data: Any) -> None:
+            """The client's id is kept only when this server signed it (for
+            this user); otherwise a new conversation starts under a new id."""
+            if sid not in owners:
+                return
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            owner = owners[sid]
+            session = requested if signer.valid(requested, owner) else signer.issue(owner)
+            previous = sessions.get(sid)
+            if self.session_persistence:
+                if previous and previous != session:
+                    sio.leave_room(sid, previous, namespace=namespace)
+                sio.enter_room(sid, session, namespace=namespace)
+            sessions[sid] = session
+            await sio.emit("session_confirm", session, room=sid, namespace=namespace)
+
+        async def user_uttered(sid: Text, data: Any) -> Any:
+            # Drop malformed payloads before Rasa's handler sees them (e.g. a
+            # numeric session_id would become a conversation id "42").
             if not _well_formed(data, self.session_persistence):
                 logger.warning("socket.io: dropped a malformed %s payload", self.user_message_evt)
                 return None
+            # Only into the conversation this connection holds.
+            if self.session_persistence and data.get("session_id") != sessions.get(sid):
+                logger.warning("socket.io: dropped a message for a session it does not hold")
+                return None
             return await handle(sid, data)
 
-        self.sio.handlers[namespace][self.user_message_evt] = checked
+        handlers["connect"] = connect
+        handlers["disconnect"] = disconnect
+        handlers["session_request"] = session_request
+        handlers[self.user_message_evt] = user_uttered
         return socketio_blueprint
 
 

@@ -105,6 +105,8 @@ class BotServer:
     stdout_file: Path
     pid: int = 0
     action_pid: int = 0
+    action_url: str = ""
+    action_token: str = ""
     rasa: Optional[Managed] = field(default=None, repr=False)
     actions: Optional[Managed] = field(default=None, repr=False)
 
@@ -196,33 +198,42 @@ def bot_stack(
     private SQLite store in ``tmp``); ``extra_env``: more environment for both
     processes; ``with_actions=False`` starts Rasa alone (its action endpoint
     then points at a closed port); ``cors``: origins allowed to call Rasa from a
-    browser (the widget's page). Both processes start in parallel."""
+    browser (the widget's page: ``BOT_ALLOWED_ORIGINS``, Rasa's CORS and the
+    channels' Origin check). Both processes start in parallel; no secret is on
+    a command line (``BotServer.action_token`` is the action server's)."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train`")
     rasa_port, action_port = rasa_port or free_port(), action_port or free_port()
-    token = secrets.token_hex(16)  # never starts with "-" (argparse)
+    token = secrets.token_hex(16)
+    # Secrets go through the environment, never the command line (bot/serve.py,
+    # actions/server.py); the widget's origins are the one CORS/Origin setting.
     env = {
         **os.environ,
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "RASA_TRACKER_DB": str(tmp / "tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "SANIC_HOST": "127.0.0.1",
+        "RASA_API_TOKEN": token,
+        "ACTION_SERVER_TOKEN": secrets.token_hex(16),
+        "BOT_SESSION_SECRET": secrets.token_hex(32),
+        **({"BOT_ALLOWED_ORIGINS": " ".join(cors)} if cors else {}),
         **(extra_env or {}),
     }
+    for name in ("RASA_API_TOKEN_FILE", "ACTION_SERVER_TOKEN_FILE", "BOT_SESSION_SECRET_FILE"):
+        env.pop(name, None)
     actions_log = tmp / "actions.log"
     rasa_log, rasa_out = tmp / "rasa.log", tmp / "rasa.out"
     for f in (actions_log, rasa_out):
         f.write_text("")
+    python = str(VENV_BIN / "python")
     actions = Managed(
-        [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(action_port),
-         "--actions", "actions"],
+        [python, "-m", "actions.server", "--port", str(action_port), "--actions", "actions"],
         env, actions_log, f"http://127.0.0.1:{action_port}/health", 60,
     )
     rasa = Managed(
-        [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
+        [python, "-m", "bot.serve", "--interface", "127.0.0.1", "--port", str(rasa_port),
          "--model", str(MODEL), "--credentials", "credentials.yml",
-         "--endpoints", str(endpoints or "endpoints.yml"), "--enable-api", "--auth-token", token,
-         *(["--cors", *cors] if cors else []),
+         "--endpoints", str(endpoints or "endpoints.yml"),
          *(["--debug"] if debug else []), "--log-file", str(rasa_log)],
         env, rasa_out, f"http://127.0.0.1:{rasa_port}/", 180,
     )
@@ -237,6 +248,7 @@ def bot_stack(
             url=f"http://127.0.0.1:{rasa_port}", api_token=token,
             tracker_db=tmp / "tracker.db", log_file=rasa_log, stdout_file=rasa_out,
             pid=rasa.pid, action_pid=actions.pid, rasa=rasa, actions=actions,
+            action_url=f"http://127.0.0.1:{action_port}", action_token=env["ACTION_SERVER_TOKEN"],
         )
     finally:
         for proc in (rasa, actions):
