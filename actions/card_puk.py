@@ -1,36 +1,47 @@
-"""The PUK order conversation: a form that makes sure the user really looked
-for their codes and accepts the cost, then one order on the card agent.
+"""The PUK order conversation: the bot only PROPOSES an order.
+
+A form makes sure the user really looked for their codes (the FAQ page asks
+that), then the card agent is asked for an order proposal. The agent creates it
+``awaiting_confirmation`` with ``confirm_page_url``: its own page on this
+computer, which states the cost and the card. The order is placed only when the
+person clicks "Beställ" on that page - nothing said in the chat places it, so a
+request that anyone else sends to the bot cannot spend the unit's money.
 
 The agent keeps at most one open order per card, so asking again returns the
-same order and never charges the unit twice.
+same order (and the same page). Its status is read on request: awaiting
+confirmation, queued (placed, in the agent's outbox), delivered, rejected by the
+order system, cancelled on the page.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
-from actions.agent_client import AGENT_TIMEOUT, AGENT_UNREACHABLE, CardAgentClient, CardAgentError
-from actions.card_access import AgentAnswer, AgentCall, ask_agent, relay_mode, run_step
+from actions.agent_client import AGENT_TIMEOUT, AGENT_UNREACHABLE, CardAgentError
+from actions.card_access import AgentAnswer, AgentCall, agent_page_url, run_step
 from actions.card_check import READ_STATE, explain_state
-from actions.card_texts import explain_error
+from actions.card_texts import AGENT_NOT_VERIFIED, explain_error
 
-FORM_SLOTS = ("puk_envelope_searched", "puk_cost_confirmed")
+FORM_SLOTS = ("puk_envelope_searched",)
 # The order identifies the card from its certificates: it must be in the reader.
 CARD_NOT_READABLE = {"no_reader", "no_card", "not_a_siths_card"}
 ORDER_SYSTEM_DOWN = "order_endpoint_down"
-# How long to watch a new order's first delivery before answering (direct access).
-FIRST_DELIVERY_WAIT_S = 3.0
 ORDER_ERRORS = {
     "no_card": "utter_card_no_card",
     "not_a_siths_card": "utter_card_not_a_siths_card",
 }
+# Order status -> response (awaiting_confirmation is handled apart: it has the page).
+STATUS_RESPONSES = {
+    "delivered": "utter_puk_order_delivered",
+    "rejected": "utter_puk_order_rejected",
+    "cancelled": "utter_puk_order_cancelled_on_page",
+}
+# Orders that are gone: asking for a PUK again starts over.
+ENDED = {"cancelled", "rejected"}
 
 
 def precheck_call() -> AgentCall:
@@ -38,42 +49,65 @@ def precheck_call() -> AgentCall:
 
 
 def order_call() -> AgentCall:
-    return AgentCall("order_puk", "POST", "/v1/puk-orders", body={"confirm_cost": True},
-                     label="Jag beställer PUK-koden …")
+    # The body asks for nothing: the agent only proposes; consent is the page's button.
+    return AgentCall("order_puk", "POST", "/v1/puk-orders", body={},
+                     label="Jag förbereder beställningen …")
+
+
+def order_status_call(order_id: str, purpose: str = "puk_order_status") -> AgentCall:
+    label = "Jag kollar beställningen …" if purpose == "puk_order_status" else ""
+    return AgentCall(purpose, "GET", f"/v1/puk-orders/{order_id}", label=label)
 
 
 def order_reference(order: Dict[str, Any]) -> str:
     return str(order.get("reference") or order.get("order_id") or "")
 
 
+def order_slots(order: Optional[Dict[str, Any]]) -> List[Dict[Text, Any]]:
+    if not order or order.get("status") in ENDED:
+        return [SlotSet("puk_order_id", None), SlotSet("puk_order_reference", None)]
+    return [
+        SlotSet("puk_order_id", order.get("order_id")),
+        SlotSet("puk_order_reference", order_reference(order)),
+    ]
+
+
 def report_order(
-    dispatcher: CollectingDispatcher, order: Dict[str, Any], *, existing: bool
-) -> None:
-    reference = order_reference(order)
-    if existing:
-        dispatcher.utter_message(response="utter_puk_already_ordered", reference=reference)
-    elif order.get("error_code") == ORDER_SYSTEM_DOWN:
-        dispatcher.utter_message(response="utter_puk_order_queued", reference=reference)
+    dispatcher: CollectingDispatcher, order: Dict[str, Any], *, asked_again: bool = False
+) -> bool:
+    """Tell the user where the order stands. False when the answer cannot be
+    shown (e.g. a page link that is not the agent's own): then nothing is shown
+    but a short error."""
+    status, reference = order.get("status"), order_reference(order)
+    if status == "awaiting_confirmation":
+        url = agent_page_url(order.get("confirm_page_url"))
+        if url is None:
+            dispatcher.utter_message(response="utter_card_agent_error")
+            return False
+        if order.get("page_opened"):
+            response = "utter_puk_confirm_page_opened"
+        elif asked_again:
+            response = "utter_puk_awaiting_confirmation"
+        else:
+            response = "utter_puk_confirm_on_page"
+        dispatcher.utter_message(response=response, confirm_page_url=url)
+    elif status == "queued":
+        if order.get("error_code") == ORDER_SYSTEM_DOWN:
+            dispatcher.utter_message(response="utter_puk_order_queued", reference=reference)
+        elif asked_again:
+            dispatcher.utter_message(response="utter_puk_already_ordered", reference=reference)
+        else:
+            dispatcher.utter_message(response="utter_puk_ordered", reference=reference)
+    elif status in STATUS_RESPONSES:
+        dispatcher.utter_message(response=STATUS_RESPONSES[status], reference=reference)
     else:
-        dispatcher.utter_message(response="utter_puk_ordered", reference=reference)
+        dispatcher.utter_message(response="utter_card_agent_error")
+        return False
+    return True
 
 
-async def after_first_delivery(order: Dict[str, Any]) -> Dict[str, Any]:
-    """The order once its first delivery attempt is known (or the wait is over), so
-    the user hears whether it waits in the agent's outbox."""
-    client = CardAgentClient()
-    deadline = time.monotonic() + FIRST_DELIVERY_WAIT_S
-    while (
-        order.get("status") == "queued"
-        and not order.get("error_code")
-        and time.monotonic() < deadline
-    ):
-        await asyncio.sleep(0.3)
-        try:
-            order = await client.puk_order(order["order_id"])
-        except (CardAgentError, KeyError):
-            break
-    return order
+def start_form() -> List[Dict[Text, Any]]:
+    return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("puk_form")]
 
 
 # --- handlers of the agent's answers (direct or relayed) ---------------------------------
@@ -88,7 +122,24 @@ def handle_precheck(
     if answer.get("state") in CARD_NOT_READABLE:
         explain_state(dispatcher, answer)
         return []
-    return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("puk_form")]
+    return start_form()
+
+
+def handle_precheck_order(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    """The user asks for a PUK again: their order is shown (same page while it
+    waits for Beställ); an order that ended, or that the agent no longer knows,
+    starts over with the form."""
+    if isinstance(answer, CardAgentError):
+        if answer.status == 404:
+            return order_slots(None) + start_form()
+        explain_error(dispatcher, answer)
+        return []
+    if answer.get("status") in ENDED:
+        return order_slots(None) + start_form()
+    report_order(dispatcher, answer, asked_again=True)
+    return order_slots(answer)
 
 
 def handle_order(
@@ -97,24 +148,37 @@ def handle_order(
     if isinstance(answer, CardAgentError):
         if answer.code in ORDER_ERRORS:
             dispatcher.utter_message(response=ORDER_ERRORS[answer.code])
-        elif answer.code in (AGENT_UNREACHABLE, AGENT_TIMEOUT):
+        elif answer.code in (AGENT_UNREACHABLE, AGENT_TIMEOUT, AGENT_NOT_VERIFIED):
             explain_error(dispatcher, answer)
         else:
             dispatcher.utter_message(response="utter_puk_order_failed")
         return []
-    report_order(dispatcher, answer, existing=answer.get("created") is False)
-    return [
-        SlotSet("puk_order_id", answer.get("order_id")),
-        SlotSet("puk_order_reference", order_reference(answer)),
-    ]
+    if not report_order(dispatcher, answer, asked_again=answer.get("created") is False):
+        return []
+    return order_slots(answer)
+
+
+def handle_order_status(
+    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
+) -> List[Dict[Text, Any]]:
+    """'Är beställningen klar?'"""
+    if isinstance(answer, CardAgentError):
+        if answer.status == 404:
+            dispatcher.utter_message(response="utter_no_puk_order")
+            return order_slots(None)
+        explain_error(dispatcher, answer)
+        return []
+    if not report_order(dispatcher, answer, asked_again=True):
+        return []
+    return order_slots(answer)
 
 
 # --- actions ---------------------------------------------------------------------------
 
 
 class ActionPukPrecheck(Action):
-    """An order already placed in this conversation is shown again; a card that
-    cannot be identified is explained; otherwise the form starts."""
+    """An order of this conversation is shown again; a card that cannot be
+    identified is explained; otherwise the form starts."""
 
     def name(self) -> Text:
         return "action_puk_precheck"
@@ -122,34 +186,15 @@ class ActionPukPrecheck(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        if tracker.get_slot("puk_order_reference"):
-            dispatcher.utter_message(
-                response="utter_puk_already_ordered",
-                reference=tracker.get_slot("puk_order_reference"),
-            )
-            return []
+        order_id = tracker.get_slot("puk_order_id")
+        if order_id:
+            call = order_status_call(order_id, "puk_precheck_order")
+            return await run_step(dispatcher, tracker, call, handle_precheck_order)
         return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
 
 
-class ValidatePukForm(FormValidationAction):
-    def name(self) -> Text:
-        return "validate_puk_form"
-
-    async def required_slots(
-        self,
-        domain_slots: List[Text],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> List[Text]:
-        # Someone who has not looked for the envelope yet is not asked about cost.
-        if tracker.get_slot("puk_envelope_searched") is False:
-            return []
-        return list(FORM_SLOTS)
-
-
 class ActionOrderPuk(Action):
-    """After the form: place the order only on two explicit yeses."""
+    """After the form: propose the order; the person places it on the agent's page."""
 
     def name(self) -> Text:
         return "action_order_puk"
@@ -161,12 +206,4 @@ class ActionOrderPuk(Action):
         if tracker.get_slot("puk_envelope_searched") is not True:
             dispatcher.utter_message(response="utter_puk_search_first")
             return reset
-        if tracker.get_slot("puk_cost_confirmed") is not True:
-            dispatcher.utter_message(response="utter_puk_not_ordered")
-            return reset
-        answer = await ask_agent(dispatcher, tracker, order_call())
-        if answer is None:
-            return reset
-        if isinstance(answer, dict) and answer.get("created") and not relay_mode():
-            answer = {**await after_first_delivery(answer), "created": True}
-        return reset + handle_order(dispatcher, tracker, answer)
+        return reset + await run_step(dispatcher, tracker, order_call(), handle_order)

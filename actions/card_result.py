@@ -1,8 +1,11 @@
 """Continue a card step with the agent's answer that the widget relayed.
 
-The widget sends ``/cardagent_result`` with ``{"cardagent_result": {purpose,
-status, body}}`` in the message metadata (see actions/card_access.py); the
-purpose names the handler that the action would have called directly.
+The widget sends ``/cardagent_result`` with ``{"cardagent_result": {request_id,
+purpose, status, body}}`` in the message metadata (see actions/card_access.py).
+Only an answer to a request this conversation issued and has not had answered
+is used (its one-time request_id); the purpose stored with that id names the
+handler that the action would have called directly. Anything else - a forged,
+replayed or late answer - is ignored without a word: no card answer, no link.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ HANDLERS: Dict[str, Handler] = {
     "job_check_back": card_upgrade.handle_job_check_back,
     "puk_precheck": card_puk.handle_precheck,
     "order_puk": card_puk.handle_order,
+    "puk_precheck_order": card_puk.handle_precheck_order,
+    "puk_order_status": card_puk.handle_order_status,
 }
 
 
@@ -34,8 +39,9 @@ class ActionCardAgentResult(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         relayed = relayed_answer(tracker)
-        if relayed is None or relayed[0] not in HANDLERS:
-            dispatcher.utter_message(response="utter_card_agent_error")
-            return []
-        purpose, answer = relayed
-        return HANDLERS[purpose](dispatcher, tracker, answer)
+        if relayed is None:
+            return []  # not an answer to a request of ours: ignored
+        purpose, answer, events = relayed
+        if purpose not in HANDLERS:
+            return events
+        return events + HANDLERS[purpose](dispatcher, tracker, answer)

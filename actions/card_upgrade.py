@@ -2,6 +2,13 @@
 on the card agent, send the user to the agent's own PIN page, follow the job.
 
 PINs never pass through here: the user types them on the agent's local page.
+The chat stays in step with that page: asked ("Är det klart?"), when the user
+greets it again, and by its own check-back (a reminder), it says whether the
+page still waits (and whether it has been opened), and what went wrong when the
+job failed, rolled back or was cancelled (its error_code; the agent's own
+Swedish message for a code the chat has no answer of its own for).
+
+A page link is shown only when it is on the agent's own loopback origin.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import card_puk
 from actions.agent_client import CardAgentError
-from actions.card_access import AgentAnswer, AgentCall, run_step
+from actions.card_access import AgentAnswer, AgentCall, agent_page_url, run_step
 from actions.card_check import READ_STATE, can_be_upgraded, explain_state
 from actions.card_texts import explain_error
 
@@ -28,7 +36,10 @@ FAILED_RESPONSES = {
     "enrollment_rejected": "utter_upgrade_failed_enrollment",
     "certificate_check_failed": "utter_upgrade_failed_enrollment",
     "pin_blocked": "utter_upgrade_failed_pin_blocked",
+    "pin_page_expired": "utter_upgrade_page_expired",
 }
+# The agent's own message is shown at most this long, without Markdown link marks.
+AGENT_MESSAGE_MAX = 300
 # Why a job waits for the PIN page again (error_code) -> response.
 WAITING_RESPONSES = {
     "wrong_pin": "utter_upgrade_wrong_pin",
@@ -75,20 +86,51 @@ def check_back_reminder(job_id: str) -> Dict[str, Any]:
     )
 
 
-def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
-    """Tell the user where the job stands, in the words of domain.yml."""
+def agent_message(job: Dict[str, Any]) -> str:
+    """The agent's Swedish message of a job, as plain text for the chat."""
+    text = " ".join(str(job.get("message") or "").split())
+    text = "".join(c for c in text if c not in "[]()<>*_`")
+    return text[:AGENT_MESSAGE_MAX]
+
+
+def report_failure(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
     status, code = job.get("status"), job.get("error_code")
-    if status == "succeeded":
-        dispatcher.utter_message(response="utter_upgrade_done")
+    if code in FAILED_RESPONSES:
+        dispatcher.utter_message(response=FAILED_RESPONSES[code])
     elif status == "cancelled":
         dispatcher.utter_message(response="utter_upgrade_cancelled")
-    elif status in FINISHED:
-        dispatcher.utter_message(response=FAILED_RESPONSES.get(code, "utter_upgrade_failed"))
-    elif status == "waiting_for_pin":
+    elif code and agent_message(job):
         dispatcher.utter_message(
-            response=WAITING_RESPONSES.get(code, "utter_upgrade_waiting_for_pin"),
-            pin_page_url=job.get("pin_page_url") or "",
+            response="utter_upgrade_failed_with_reason", agent_message=agent_message(job)
         )
+    else:
+        dispatcher.utter_message(response="utter_upgrade_failed")
+
+
+def report_waiting(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
+    url = agent_page_url(job.get("pin_page_url"))
+    if url is None:  # no page link, or not the agent's own: never shown
+        dispatcher.utter_message(response="utter_card_agent_error")
+        return
+    code = job.get("error_code")
+    if code in WAITING_RESPONSES:
+        response = WAITING_RESPONSES[code]
+    elif job.get("page_opened"):
+        response = "utter_upgrade_page_opened_waiting"
+    else:
+        response = "utter_upgrade_waiting_for_pin"
+    dispatcher.utter_message(response=response, pin_page_url=url)
+
+
+def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
+    """Tell the user where the job stands, in the words of domain.yml."""
+    status = job.get("status")
+    if status == "succeeded":
+        dispatcher.utter_message(response="utter_upgrade_done")
+    elif status in FINISHED:
+        report_failure(dispatcher, job)
+    elif status == "waiting_for_pin":
+        report_waiting(dispatcher, job)
     elif status == "waiting_for_card":
         dispatcher.utter_message(response="utter_upgrade_waiting_for_card")
     else:
@@ -124,12 +166,13 @@ def handle_start(
             explain_error(dispatcher, answer)
         return []
     job_id = job_id_of(answer)
-    if answer.get("created") is False:  # the card's job that already runs
+    url = agent_page_url(answer.get("pin_page_url"))
+    if answer.get("created") is False or url is None:  # the card's job that already runs
         report_job(dispatcher, answer)
     else:
-        dispatcher.utter_message(
-            response="utter_upgrade_started", pin_page_url=answer.get("pin_page_url") or ""
-        )
+        dispatcher.utter_message(response="utter_upgrade_started", pin_page_url=url)
+    if not job_id:
+        return []
     return [SlotSet("upgrade_job_id", job_id), check_back_reminder(job_id)]
 
 
@@ -191,7 +234,8 @@ class ActionStartUpgrade(Action):
 
 
 class ActionUpgradeStatus(Action):
-    """'Är det klart?' - and the bot's own check-back (a reminder)."""
+    """'Är det klart?' - the upgrade job and the PUK order of this conversation;
+    and the bot's own check-back on the job (a reminder)."""
 
     def name(self) -> Text:
         return "action_upgrade_status"
@@ -200,12 +244,42 @@ class ActionUpgradeStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         job_id = tracker.get_slot("upgrade_job_id")
+        order_id = tracker.get_slot("puk_order_id")
         checking_back = tracker.latest_message.get("intent", {}).get("name") == CHECK_BACK_INTENT
-        if not job_id:
-            if not checking_back:
-                dispatcher.utter_message(response="utter_no_upgrade_job")
+        if checking_back:
+            if not job_id:
+                return []
+            call = job_call(job_id, checking_back=True)
+            return await run_step(dispatcher, tracker, call, handle_job_check_back)
+        if not job_id and not order_id:
+            dispatcher.utter_message(response="utter_no_upgrade_job")
             return []
-        handler = handle_job_check_back if checking_back else handle_job_status
+        events: List[Dict[Text, Any]] = []
+        if job_id:
+            call = job_call(job_id, checking_back=False)
+            events += await run_step(dispatcher, tracker, call, handle_job_status)
+        if order_id:
+            events += await run_step(
+                dispatcher, tracker, card_puk.order_status_call(order_id),
+                card_puk.handle_order_status, prior=events,
+            )
+        return events
+
+
+class ActionGreet(Action):
+    """The greeting; a user who comes back while their upgrade job is open also
+    hears where it stands (the page may still wait, or have failed)."""
+
+    def name(self) -> Text:
+        return "action_greet"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response="utter_greet")
+        job_id = tracker.get_slot("upgrade_job_id")
+        if not job_id:
+            return []
         return await run_step(
-            dispatcher, tracker, job_call(job_id, checking_back=checking_back), handler
+            dispatcher, tracker, job_call(job_id, checking_back=False), handle_job_status
         )
