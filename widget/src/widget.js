@@ -3,10 +3,10 @@
 // See docs/widget.md.
 import { io } from "socket.io-client";
 
-import { registerCardRelay } from "./cardRelay.js";
+import { originOf, registerCardRelay } from "./cardRelay.js";
 import { maskSensitive } from "./mask.js";
 import { isCustom, payloadHandler, registerPayloadHandler } from "./payloads.js";
-import { buttonsOf, el, richText, safeUrl } from "./render.js";
+import { buttonsOf, el, linkAllowed, richText, safeUrl } from "./render.js";
 import { CSS } from "./style.js";
 
 const VERSION = "0.1.0";
@@ -28,6 +28,9 @@ const DEFAULTS = {
   // The local card agent, e.g. "http://127.0.0.1:8765": set it when the bot runs
   // centrally (CARD_AGENT_ACCESS=relay) so the widget reads the card for it.
   cardAgentUrl: null,
+  // The card agent's own pages (PIN page, PUK order page) are linked only on this
+  // origin (cardAgentUrl's origin when that is set), and opened only by a click.
+  agentOrigin: "http://127.0.0.1:8765",
 };
 
 const T = {
@@ -62,6 +65,7 @@ class SithsChat {
     this.config = { ...DEFAULTS, ...config };
     if (!this.config.botUrl) throw new Error("SithsChat: botUrl is required");
     if (this.config.cardAgentUrl) registerCardRelay(this.config.cardAgentUrl);
+    this.agentOrigin = originOf(this.config.cardAgentUrl || this.config.agentOrigin);
     for (const [type, handler] of Object.entries(this.config.payloadHandlers || {})) {
       registerPayloadHandler(type, handler);
     }
@@ -320,9 +324,9 @@ class SithsChat {
         return nodes;
       }
       const text = ["text", "title", "message"].map((k) => message[k]).find((v) => typeof v === "string");
-      if (text || !buttonsOf(message).length) nodes.push(bubble(text ? richText(text) : [T.cannotShow]));
+      if (text || !buttonsOf(message).length) nodes.push(bubble(text ? this.richText(text) : [T.cannotShow]));
     } else if (typeof message.text === "string" && message.text) {
-      nodes.push(bubble(richText(message.text)));
+      nodes.push(bubble(this.richText(message.text)));
     }
     if (message.attachment) nodes.push(bubble([this.renderAttachment(message.attachment)]));
     const buttons = buttonsOf(message);
@@ -345,9 +349,14 @@ class SithsChat {
     return nodes;
   }
 
+  richText(text) {
+    return richText(text, { agentOrigin: this.agentOrigin });
+  }
+
   renderAttachment(attachment) {
     const payload = attachment && attachment.payload;
-    const src = safeUrl(payload && payload.src) || safeUrl(typeof attachment === "string" ? attachment : null);
+    let src = safeUrl(payload && payload.src) || safeUrl(typeof attachment === "string" ? attachment : null);
+    if (src && !linkAllowed(src, this.agentOrigin)) src = null;
     if (attachment && attachment.type === "image" && src) {
       return el("img", { class: "sc-image", src, alt: T.image });
     }
@@ -359,7 +368,7 @@ class SithsChat {
     return {
       send: (text, options) => this.send(text, options),
       el,
-      richText,
+      richText: (text) => this.richText(text),
       config: this.config,
       sessionId: this.state.sessionId,
       restored,
