@@ -8,7 +8,10 @@ person clicks "Beställ" on that page - nothing said in the chat places it, so a
 request that anyone else sends to the bot cannot spend the unit's money.
 
 The agent keeps at most one open order per card, so asking again returns the
-same order (and the same page). Its status is read on request: awaiting
+same order (and the same page; a page already opened in another browser, or a
+link that expired, gets a new link: the agent issues one when asked again with
+POST, so "ask again" is the way back to a lost page). Its status is read on
+request: awaiting
 confirmation, queued (placed, in the agent's outbox), delivered, rejected by the
 order system, cancelled on the page.
 """
@@ -16,6 +19,7 @@ order system, cancelled on the page.
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text
+from urllib.parse import parse_qs, urlsplit
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -84,7 +88,7 @@ def report_order(
         if url is None:
             dispatcher.utter_message(response="utter_card_agent_error")
             return False
-        if order.get("page_opened"):
+        if order.get("page_opened") and not has_token(url):
             response = "utter_puk_confirm_page_opened"
         elif asked_again:
             response = "utter_puk_awaiting_confirmation"
@@ -106,6 +110,11 @@ def report_order(
     return True
 
 
+def has_token(url: str) -> bool:
+    """A page link that still carries its one-time token (works in any browser)."""
+    return "t" in parse_qs(urlsplit(url).query)
+
+
 def start_form() -> List[Dict[Text, Any]]:
     return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("puk_form")]
 
@@ -123,23 +132,6 @@ def handle_precheck(
         explain_state(dispatcher, answer)
         return []
     return start_form()
-
-
-def handle_precheck_order(
-    dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
-) -> List[Dict[Text, Any]]:
-    """The user asks for a PUK again: their order is shown (same page while it
-    waits for Beställ); an order that ended, or that the agent no longer knows,
-    starts over with the form."""
-    if isinstance(answer, CardAgentError):
-        if answer.status == 404:
-            return order_slots(None) + start_form()
-        explain_error(dispatcher, answer)
-        return []
-    if answer.get("status") in ENDED:
-        return order_slots(None) + start_form()
-    report_order(dispatcher, answer, asked_again=True)
-    return order_slots(answer)
 
 
 def handle_order(
@@ -177,8 +169,11 @@ def handle_order_status(
 
 
 class ActionPukPrecheck(Action):
-    """An order of this conversation is shown again; a card that cannot be
-    identified is explained; otherwise the form starts."""
+    """Asked again in a conversation that has proposed an order (the user has
+    already said they searched): the agent is asked again, which returns the
+    card's open order - the same page, or a new link to it when the page was
+    opened elsewhere - or proposes anew if that order ended. Otherwise a card
+    that cannot be identified is explained, or the form starts."""
 
     def name(self) -> Text:
         return "action_puk_precheck"
@@ -186,10 +181,8 @@ class ActionPukPrecheck(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        order_id = tracker.get_slot("puk_order_id")
-        if order_id:
-            call = order_status_call(order_id, "puk_precheck_order")
-            return await run_step(dispatcher, tracker, call, handle_precheck_order)
+        if tracker.get_slot("puk_order_id"):
+            return await run_step(dispatcher, tracker, order_call(), handle_order)
         return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
 
 

@@ -26,7 +26,6 @@ HANDLERS: Dict[str, Handler] = {
     "job_check_back": card_upgrade.handle_job_check_back,
     "puk_precheck": card_puk.handle_precheck,
     "order_puk": card_puk.handle_order,
-    "puk_precheck_order": card_puk.handle_precheck_order,
     "puk_order_status": card_puk.handle_order_status,
 }
 

@@ -24,6 +24,7 @@ from actions import card_puk
 from actions.agent_client import CardAgentError
 from actions.card_access import AgentAnswer, AgentCall, agent_page_url, run_step
 from actions.card_check import READ_STATE, can_be_upgraded, explain_state
+from actions.card_puk import has_token
 from actions.card_texts import explain_error
 
 CHECK_BACK_AFTER = timedelta(seconds=15)
@@ -115,7 +116,7 @@ def report_waiting(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> Non
     code = job.get("error_code")
     if code in WAITING_RESPONSES:
         response = WAITING_RESPONSES[code]
-    elif job.get("page_opened"):
+    elif job.get("page_opened") and not has_token(url):
         response = "utter_upgrade_page_opened_waiting"
     else:
         response = "utter_upgrade_waiting_for_pin"

@@ -40,12 +40,25 @@ def test_the_form_needs_a_searched_envelope_before_any_call(agent):
     assert [m["response"] for m in messages] == ["utter_puk_search_first"]
 
 
-def test_asking_again_shows_the_same_page_and_proposes_nothing_new(agent):
-    agent.on("GET", "/v1/puk-orders/o1", {**PROPOSED, "created": None})
+def test_asking_again_shows_the_same_page(agent):
+    # The agent returns the card's open order (same page) to a second request.
+    agent.on("POST", "/v1/puk-orders", {**PROPOSED, "created": False})
     messages, events = run(ActionPukPrecheck(), tracker({"puk_order_id": "o1"}, "order_puk"))
-    assert [c[:2] for c in agent.calls] == [("GET", "/v1/puk-orders/o1")]
+    assert agent.calls == [("POST", "/v1/puk-orders", {})]
     assert messages[0]["response"] == "utter_puk_awaiting_confirmation"
     assert messages[0]["confirm_page_url"] == PAGE
+
+
+def test_a_page_opened_elsewhere_is_pointed_to_or_relinked(agent):
+    opened = {**PROPOSED, "page_opened": True, "confirm_page_url": f"{AGENT}/orders/o1",
+              "created": False}
+    agent.on("POST", "/v1/puk-orders", opened)
+    messages, _ = run(ActionPukPrecheck(), tracker({"puk_order_id": "o1"}, "order_puk"))
+    assert messages[0]["response"] == "utter_puk_confirm_page_opened"
+    # A new link (the agent issued a token again): any browser, the plain wording.
+    agent.on("POST", "/v1/puk-orders", {**opened, "confirm_page_url": f"{AGENT}/orders/o1?t=n"})
+    messages, _ = run(ActionPukPrecheck(), tracker({"puk_order_id": "o1"}, "order_puk"))
+    assert messages[0]["response"] == "utter_puk_awaiting_confirmation"
 
 
 def test_an_existing_open_order_from_the_agent_is_the_same_page(agent):
@@ -55,11 +68,10 @@ def test_an_existing_open_order_from_the_agent_is_the_same_page(agent):
     assert messages[0]["confirm_page_url"] == PAGE
 
 
-def test_an_order_that_ended_starts_over(agent):
-    agent.on("GET", "/v1/puk-orders/o1", {**PROPOSED, "status": "cancelled"})
-    messages, events = run(ActionPukPrecheck(), tracker({"puk_order_id": "o1"}, "order_puk"))
-    assert messages == []
-    assert slot(events, "puk_order_id") is None
+def test_without_an_order_the_form_starts_after_the_card_check(agent):
+    agent.on("GET", "/v1/card/state", {"state": "not_upgraded"})
+    messages, events = run(ActionPukPrecheck(), tracker({}, "order_puk"))
+    assert messages == [] and agent.calls == [("GET", "/v1/card/state", None)]
     assert events[-1]["event"] == "followup" and events[-1]["name"] == "puk_form"
 
 

@@ -30,6 +30,9 @@ def test_while_the_page_waits_the_chat_says_so(agent):
     messages, _ = status(agent, opened)
     assert messages[0]["response"] == "utter_upgrade_page_opened_waiting"
     assert messages[0]["pin_page_url"] == f"{AGENT}/pin/j1"
+    # Started again: the agent issued a new link (with a token), any browser opens it.
+    messages, _ = status(agent, {**opened, "pin_page_url": PAGE})
+    assert messages[0]["response"] == "utter_upgrade_waiting_for_pin"
     messages, _ = status(agent, {**opened, "error_code": "wrong_pin"})
     assert messages[0]["response"] == "utter_upgrade_wrong_pin"
 
@@ -74,7 +77,7 @@ def test_a_pin_page_off_the_agent_origin_is_never_shown(agent):
 
 
 def test_coming_back_to_the_chat_tells_where_the_upgrade_stands(agent):
-    agent.on("GET", "/v1/jobs/j1", {**JOB, "page_opened": True})
+    agent.on("GET", "/v1/jobs/j1", {**JOB, "page_opened": True, "pin_page_url": f"{AGENT}/pin/j1"})
     messages, _ = run(ActionGreet(), tracker({"upgrade_job_id": "j1"}, "greet"))
     assert [m["response"] for m in messages] == ["utter_greet", "utter_upgrade_page_opened_waiting"]
     messages, _ = run(ActionGreet(), tracker({}, "greet"))
