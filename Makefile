@@ -12,6 +12,10 @@ export DATA_DIR ?= $(CURDIR)/var
 export RASA_TRACKER_DB ?= $(DATA_DIR)/rasa/tracker.db
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook
 export SITE_CONFIG ?= $(CURDIR)/site.yml
+# Shared secrets as 0600 files that make run creates when missing (or set
+# ACTION_SERVER_TOKEN / BOT_SESSION_SECRET in the environment). Never the repo.
+export ACTION_SERVER_TOKEN_FILE ?= $(DATA_DIR)/secrets/action-server.token
+export BOT_SESSION_SECRET_FILE ?= $(DATA_DIR)/secrets/socketio-session.key
 # direct: the action server calls the card agent on this machine (make run);
 # relay: a central bot, the widget calls the agent for it (docs/widget.md).
 export CARD_AGENT_ACCESS ?= direct

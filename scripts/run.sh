@@ -24,7 +24,16 @@ if [ "${CARD_AGENT_ACCESS:-direct}" = "relay" ]; then
   widget_args=(--card-agent-url "http://127.0.0.1:${CARDAGENT_PORT:-8765}")
 fi
 
-SANIC_HOST=127.0.0.1 .venv/bin/rasa run actions --port "$ACTION_PORT" --actions actions \
+# Shared secrets (action server token, socket.io session key): 0600 files in
+# the data dir, created once; processes read them through *_FILE, so no secret
+# is ever on a command line. RASA_API_TOKEN likewise stays in the environment.
+umask 077
+.venv/bin/python -m bot.doors "$ACTION_SERVER_TOKEN_FILE" "$BOT_SESSION_SECRET_FILE"
+export ACTION_SERVER_TOKEN_FILE BOT_SESSION_SECRET_FILE
+# The widget's origin(s): Rasa's CORS and the channels' Origin check (bot/doors.py).
+export BOT_ALLOWED_ORIGINS="${BOT_ALLOWED_ORIGINS:-http://127.0.0.1:$WIDGET_PORT http://localhost:$WIDGET_PORT}"
+
+SANIC_HOST=127.0.0.1 .venv/bin/python -m actions.server --port "$ACTION_PORT" --actions actions \
   >"$logs/actions.log" 2>&1 &
 pids+=($!)
 
@@ -44,13 +53,10 @@ fi
   >"$logs/widget.log" 2>&1 &
 pids+=($!)
 
-api=()
-if [ -n "${RASA_API_TOKEN:-}" ]; then
-  api=(--enable-api --auth-token "$RASA_API_TOKEN")
-fi
-.venv/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --model models/current.tar.gz \
-  --credentials credentials.yml --endpoints endpoints.yml "${api[@]}" \
-  --cors "http://127.0.0.1:$WIDGET_PORT" \
+# bot.serve is `rasa run` that takes RASA_API_TOKEN (or RASA_API_TOKEN_FILE)
+# from the environment: the HTTP API is on only with a token, which `ps` never shows.
+.venv/bin/python -m bot.serve --interface 127.0.0.1 --port "$RASA_PORT" --model models/current.tar.gz \
+  --credentials credentials.yml --endpoints endpoints.yml \
   --log-file "$logs/rasa.log" >"$logs/rasa.out" 2>&1 &
 pids+=($!)
 

@@ -1,8 +1,13 @@
 import asyncio
+import os
+import time
 
+import jwt
+import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels import CODE_NOTICE, masking_handler
+from bot.channels import CODE_NOTICE, JwtCheck, SessionSigner, masking_handler, subject_tag
+from bot.doors import DoorPolicy, allowed_origins, ensure_secret_file, load_secret
 
 
 def run(text: str):
@@ -45,3 +50,100 @@ def test_a_turn_with_an_answer_gets_no_extra_notice():
     out = CollectingOutputChannel()
     asyncio.run(masking_handler(answering)(UserMessage("hej", out, "u1")))
     assert [m["text"] for m in out.messages] == ["Svar"]
+
+
+# --- the doors (bot/doors.py, bot/channels.py, bot/serve.py) ---
+
+WIDGET = "http://127.0.0.1:8080"
+POLICY = DoorPolicy([WIDGET], {"127.0.0.1", "localhost", "::1", "chat.region.example"})
+
+
+@pytest.mark.parametrize("host, origin, site, refused", [
+    ("127.0.0.1:5005", None, None, None),                      # curl, Rasa, make shell
+    ("localhost:5005", WIDGET, "same-site", None),             # the widget's page
+    ("[::1]:5005", None, "none", None),
+    ("chat.region.example", WIDGET, "cross-site", None),
+    ("127.0.0.1:5005", "http://127.0.0.1:9999", "same-site", "origin_not_allowed"),
+    ("127.0.0.1:5005", "null", None, "origin_not_allowed"),
+    ("127.0.0.1:5005", None, "cross-site", "cross_site_request"),
+    ("127.0.0.1:5005", None, "same-site", "cross_site_request"),
+    ("evil.example:5005", None, None, "host_not_allowed"),     # DNS rebinding
+    ("127.0.0.1.evil.example", None, None, "host_not_allowed"),
+    (None, None, None, "host_not_allowed"),
+])
+def test_door_policy(host, origin, site, refused):
+    assert POLICY.refusal(host=host, origin=origin, fetch_site=site) == refused
+
+
+def test_the_action_server_refuses_every_browser_request():
+    for origin, site in [(WIDGET, None), (None, "same-site"), (None, "cross-site")]:
+        assert POLICY.refusal(host="127.0.0.1:5055", origin=origin, fetch_site=site,
+                              allow_origin=False)
+    assert POLICY.refusal(host="127.0.0.1:5055", origin=None, fetch_site=None,
+                          allow_origin=False) is None
+
+
+def test_allowed_origins_default_to_the_demo_page():
+    assert allowed_origins({"WIDGET_PORT": "8181"}) == [
+        "http://127.0.0.1:8181", "http://localhost:8181"]
+    assert allowed_origins({"BOT_ALLOWED_ORIGINS": "https://intra.example/, https://b.example"}) \
+        == ["https://intra.example", "https://b.example"]
+
+
+def test_session_ids_are_signed_and_bound_to_the_user():
+    signer = SessionSigner(b"k" * 32)
+    issued = signer.issue()
+    assert signer.valid(issued)
+    assert not signer.valid(issued.split(".")[0] + "." + "0" * 32)
+    assert not SessionSigner(b"other").valid(issued)
+    alice = signer.issue(subject_tag("alice"))
+    assert signer.valid(alice, subject_tag("alice"))
+    assert not signer.valid(alice, subject_tag("bob")) and not signer.valid(alice)
+    assert not signer.valid(42) and not signer.valid("anna")
+
+
+def test_jwt_needs_signature_expiry_and_subject():
+    check = JwtCheck("secret-key-of-the-intranet-32bytes", "HS256")
+    later = int(time.time()) + 600
+    good = jwt.encode({"sub": "alice", "exp": later}, check.key, algorithm="HS256")
+    assert check.subject(good) == "alice"
+    assert check.subject(jwt.encode({"sub": "alice"}, check.key, algorithm="HS256")) is None
+    assert check.subject(jwt.encode({"exp": later}, check.key, algorithm="HS256")) is None
+    assert check.subject(jwt.encode({"sub": "a", "exp": later}, "x" * 32, algorithm="HS256")) \
+        is None
+    assert check.subject(jwt.encode({"sub": "a", "exp": 1}, check.key, algorithm="HS256")) is None
+    assert check.subject(jwt.encode({"sub": "a", "exp": later}, None, algorithm="none")) is None
+    assert check.subject(None) is None
+
+
+def test_secrets_come_from_a_user_only_file(tmp_path):
+    path = ensure_secret_file(tmp_path / "secrets" / "t")
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    value = path.read_text().strip()
+    assert ensure_secret_file(path) == path and path.read_text().strip() == value
+    assert load_secret("T", {"T_FILE": str(path)}) == value
+    assert load_secret("T", {"T": "from-env", "T_FILE": str(path)}) == "from-env"
+    path.chmod(0o644)
+    with pytest.raises(RuntimeError):
+        load_secret("T", {"T_FILE": str(path)})
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    path.chmod(0o600)
+    with pytest.raises(OSError):
+        load_secret("T", {"T_FILE": str(link)})
+
+
+def test_serve_keeps_the_api_token_off_the_command_line(monkeypatch):
+    from bot.serve import rasa_argv
+
+    monkeypatch.setenv("RASA_API_TOKEN", "tok123")
+    argv = rasa_argv(["--port", "5005"])
+    assert "--enable-api" in argv and "--auth-token=tok123" in argv
+    with pytest.raises(SystemExit):
+        rasa_argv(["--auth-token", "x"])
+    monkeypatch.delenv("RASA_API_TOKEN")
+    monkeypatch.delenv("RASA_API_TOKEN_FILE", raising=False)
+    assert not any(a.startswith("--auth-token") or a == "--enable-api" for a in rasa_argv([]))
+    with pytest.raises(SystemExit):
+        rasa_argv(["--enable-api"])
+    assert os.environ.get("RASA_API_TOKEN") is None

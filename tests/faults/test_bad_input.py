@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import httpx
 import pytest
@@ -139,20 +139,29 @@ def test_unusual_sender_ids_are_kept_apart_verbatim(bot, sender):
 
 # --- socket.io (polling transport, as the widget uses) ---
 
+ISSUED: Dict[str, str] = {}  # the test's session name -> the id the server issued
+
 async def sio_session(url: str, session_id, emits: List[dict],
                       waits: Optional[List[float]] = None) -> List[Optional[list]]:
-    """Connect, ask for ``session_id``, emit each ``user_uttered`` payload and
+    """Connect, ask for a session, emit each ``user_uttered`` payload and
     collect the bot's replies to each (None: none came within a few seconds).
-    Every payload is followed by nothing else, so replies are per payload."""
+    Every payload is followed by nothing else, so replies are per payload.
+    The server issues its own (signed) session id: payloads that name
+    ``session_id`` are sent with that one; ``session_id.issued`` has it."""
     client = socketio.AsyncClient()
     replies: asyncio.Queue = asyncio.Queue()
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
     client.on("bot_uttered", lambda data: replies.put_nowait(data))
+    client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
     await client.connect(url, socketio_path="/socket.io", transports=["polling"])
-    await client.emit("session_request", {"session_id": session_id})
-    await asyncio.sleep(0.5)
+    await client.emit("session_request", {})
+    issued = await asyncio.wait_for(confirmed, 10)
+    ISSUED[session_id] = issued
     out: List[Optional[list]] = []
     try:
         for payload, wait in zip(emits, waits or [30.0] * len(emits), strict=True):
+            if isinstance(payload, dict) and payload.get("session_id") == session_id:
+                payload = {**payload, "session_id": issued}
             await client.emit("user_uttered", payload)
             got = []
             try:
@@ -184,7 +193,7 @@ def test_odd_socketio_messages_get_a_sane_reply(bot, message):
     assert reply, "no reply over socket.io"
     for m in reply:
         assert "Traceback" not in m.get("text", "") and "<script" not in m.get("text", "")
-    stored = user_texts(sqlite_events(bot.tracker_db, session))
+    stored = user_texts(sqlite_events(bot.tracker_db, ISSUED[session]))
     assert len(stored) == 1 and SECRET not in stored[0]
 
 
@@ -219,6 +228,7 @@ def test_bad_socketio_payloads_do_not_break_the_session(bot, payload):
     for m in bad_reply or []:
         assert "Traceback" not in m.get("text", "")
     new = stored_senders(bot) - before
+    session = ISSUED[session]
     assert new <= {session}
     texts = user_texts(sqlite_events(bot.tracker_db, session))
     assert texts[-1] == "Vad kostar en ny PUK-kod?"
