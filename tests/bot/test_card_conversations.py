@@ -19,9 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urljoin
 
-import httpx
 import pytest
 
 from bot.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
@@ -36,6 +34,9 @@ TEST_VPCD_PORT = VPCD_PORTS[1]
 AGENT_TOKEN = "bot-tests-" + uuid.uuid4().hex
 DEMO_PINS = {"pin_legitimering": "123456", "pin_underskrift": "654321"}
 PIN_PAGE_LINK = re.compile(r"\[Öppna sidan för koderna\]\((http://127\.0\.0\.1:\d+/pin/[^)]+)\)")
+ORDER_PAGE_LINK = re.compile(
+    r"\[Öppna beställningssidan\]\((http://127\.0\.0\.1:\d+/orders/[^)]+)\)"
+)
 
 
 @dataclass
@@ -122,19 +123,38 @@ def sender() -> str:
 
 def open_pin_page_and_submit(url: str, pins: dict) -> str:
     """What the user does in their browser: open the agent's PIN page, type the codes."""
-    origin = re.match(r"https?://[^/]+", url).group(0)
-    with httpx.Client(follow_redirects=True, timeout=60) as browser:
-        page = browser.get(url)
-        assert page.status_code == 200, page.text
-        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page.text))
-        form_action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-        done = browser.post(
-            urljoin(origin, form_action),
-            data={**fields, **pins, "action": "start"},
-            headers={"Origin": origin},
-        )
-        assert done.status_code == 200, done.text
-        return done.text
+    return click_on_agent_page(url, "Uppgradera kortet", fill=pins)
+
+
+def click_on_agent_page(url: str, button: str, fill: dict | None = None) -> str:
+    """What the person does: open the agent's page in Chromium, type into the
+    fields named in `fill`, click `button` (no header set by hand). Returns the
+    text of the page that follows.
+    Playwright per call: its sync API would break the asyncio tests below."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.widget.conftest import CHROMIUM
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(locale="sv-SE").new_page()
+            page.goto(url)
+            for name, value in (fill or {}).items():
+                page.locator(f"input[name='{name}']").fill(value)
+            page.get_by_role("button", name=button, exact=True).click()
+            page.wait_for_load_state()
+            return page.inner_text("body")
+        finally:
+            browser.close()
+
+
+def wait_for_orders(world: CardWorld, count: int, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while world.orders_received() < count and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(1)
+    return world.orders_received()
 
 
 def wait_until_done(world: CardWorld, who: str, timeout: float = 90) -> str:
@@ -243,29 +263,36 @@ def test_enrollment_service_down_leaves_the_card_as_it_was(world):
         world.start_agent()
 
 
-def test_puk_order_is_placed_once_even_when_asked_twice(world):
+def test_the_chat_proposes_and_the_order_is_placed_once_on_the_agents_page(world):
     world.insert("old")
     before = world.orders_received()
     who = sender()
     assert joined(world.chat(who, "jag vill beställa en ny PUK-kod")) == rendered(
         "utter_ask_puk_envelope_searched"
     )
-    assert joined(world.chat(who, "ja, jag har letat")) == rendered("utter_ask_puk_cost_confirmed")
-    ordered = joined(world.chat(who, "ja, beställ"))
-    reference = re.search(r"PUK-\d{8}-\w+", ordered).group(0)
-    assert f"Referens: {reference}" in ordered and "200 kr" in ordered
-    # Asking again in the same conversation, and in a new one: the same order.
+    proposed = joined(world.chat(who, "ja, jag har letat"))
+    page = ORDER_PAGE_LINK.search(proposed)
+    assert page, proposed
+    assert proposed.startswith("Jag har förberett en beställning") and "inte lagd" in proposed
+    # Nothing is placed by the chat: no order reaches the receiver.
+    assert "Referens" not in proposed
+    # Asking again in the same conversation, and in a new one: the same order, same page.
     again = joined(world.chat(who, "beställ en ny puk åt mig"))
-    assert reference in again and "redan" in again
+    assert page.group(1) in again and "inte lagd" in again
     other = sender()
     world.chat(other, "jag vill beställa en ny PUK-kod")
-    world.chat(other, "ja")
-    assert reference in joined(world.chat(other, "ja"))
-    deadline = time.monotonic() + 20
-    while world.orders_received() < before + 1 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    time.sleep(1)
-    assert world.orders_received() == before + 1
+    assert page.group(1) in joined(world.chat(other, "ja"))
+    status = joined(world.chat(who, "är beställningen klar?"))
+    assert "inte lagd" in status and page.group(1) in status
+    assert wait_for_orders(world, before + 1, timeout=3) == before
+    # The person clicks Beställ on the agent's page: exactly one order.
+    click_on_agent_page(page.group(1), "Beställ")
+    assert wait_for_orders(world, before + 1) == before + 1
+    status = joined(world.chat(who, "är beställningen klar?"))
+    reference = re.search(r"PUK-\d{8}-\w+", status)
+    assert reference and "inte lagd" not in status, status
+    assert reference.group(0) in joined(world.chat(other, "jag vill beställa en ny PUK-kod"))
+    assert wait_for_orders(world, before + 2, timeout=3) == before + 1
 
 
 def test_a_faq_question_inside_the_puk_form_is_answered_and_the_form_resumes(world):
@@ -283,7 +310,6 @@ def test_avbryt_ends_the_puk_form_and_nothing_is_ordered(world):
     before = world.orders_received()
     who = sender()
     world.chat(who, "jag vill beställa en ny PUK-kod")
-    world.chat(who, "ja")
     assert joined(world.chat(who, "avbryt")) == rendered("utter_puk_cancelled")
     time.sleep(2)
     assert world.orders_received() == before
@@ -302,8 +328,10 @@ def test_order_endpoint_down_the_order_waits_in_the_outbox(world):
     try:
         who = sender()
         world.chat(who, "jag vill beställa en ny PUK-kod")
-        world.chat(who, "ja")
-        text = joined(world.chat(who, "ja"))
+        page = ORDER_PAGE_LINK.search(joined(world.chat(who, "ja")))
+        click_on_agent_page(page.group(1), "Beställ")
+        time.sleep(2)
+        text = joined(world.chat(who, "är beställningen klar?"))
         assert "skickas automatiskt" in text and re.search(r"PUK-\d{8}-\w+", text)
     finally:
         world.start_agent()

@@ -6,9 +6,12 @@ the answer. Real bot, real agent on an emulated card, Debian's Chromium."""
 from __future__ import annotations
 
 import os
+import re
+import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -43,13 +46,15 @@ def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                              stdout=log.open("w"), stderr=subprocess.STDOUT)
     try:
         wait_for(f"{agent_url}/openapi.json", agent, 30, log)
-        # A central bot: its action server cannot reach the agent, only the widget can.
-        central = {"CARD_AGENT_ACCESS": "relay", "CARDAGENT_URL": f"http://127.0.0.1:{free_port()}"}
+        # A central bot: in relay mode its action server never calls the agent, only the
+        # widget does; CARDAGENT_URL names the agent origin whose page links it shows.
+        central = {"CARD_AGENT_ACCESS": "relay", "CARDAGENT_URL": agent_url}
         with start_bot(tmp_path_factory.mktemp("relay-bot"), cors=[origin], env=central) as bot:
             server = serve_module().make_server("127.0.0.1", page_port, bot.url, agent_url)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             try:
-                yield {"page_url": f"{origin}/", "bot": bot, "agent_log": log}
+                yield {"page_url": f"{origin}/", "bot": bot, "agent_log": log,
+                       "agent_url": agent_url, "data_dir": data_dir}
             finally:
                 server.shutdown()
                 server.server_close()
@@ -86,7 +91,57 @@ def test_a_central_bot_tells_rest_users_it_cannot_see_their_card(relay_demo):
     assert joined(reply) == rendered("utter_card_not_reachable_here")
 
 
-def test_relay_payloads_reach_only_the_relay_routes(relay_demo, page):
-    # A compromised or buggy bot cannot make the widget call other agent routes.
+def widget_relay_routes() -> set:
+    """(method, path template) pairs the widget relays, read from cardRelay.js."""
     source = (Path(REPO) / "widget" / "src" / "cardRelay.js").read_text()
-    assert "/v1/readers" not in source and "/v1/agent" not in source
+    block = source.split("export const RELAY_ROUTES = [", 1)[1].split("];", 1)[0]
+    pairs = re.findall(r'\["(\w+)", new RegExp\([`"]\^(.+?)\$[`"]\)\]', block)
+    assert len(pairs) == block.count("new RegExp")
+    return {(method, path.replace("\\/", "/").replace("${ID}", "{id}")) for method, path in pairs}
+
+
+def test_the_widget_relays_exactly_the_agents_relay_routes(relay_demo):
+    # A compromised or buggy bot cannot make the widget call other agent routes.
+    from cardagent.security import RELAY_ROUTES
+
+    def normal(path: str) -> str:
+        return re.sub(r"\{\w+\}", "{id}", path)
+
+    agent_routes = {(m, normal(p)) for m, p in RELAY_ROUTES}
+    assert widget_relay_routes() == agent_routes
+    openapi = httpx.get(f"{relay_demo['agent_url']}/openapi.json", timeout=10).json()["paths"]
+    served = {(m.upper(), normal(p)) for p, ops in openapi.items() for m in ops}
+    assert agent_routes <= served
+
+
+def test_in_relay_mode_the_chat_proposes_and_the_page_opens_on_click(relay_demo, page):
+    before = orders(relay_demo["data_dir"])
+    open_chat(page, relay_demo["page_url"])
+    page.get_by_role("textbox", name=INPUT).fill("jag vill beställa en ny PUK-kod")
+    page.keyboard.press("Enter")
+    yes = page.get_by_role("button", name="Ja, jag har letat")
+    yes.click(timeout=60_000)
+    link = page.get_by_role("link", name="Öppna beställningssidan")
+    expect(link).to_be_visible(timeout=60_000)
+    href = link.get_attribute("href")
+    assert href.startswith(relay_demo["agent_url"] + "/orders/")
+    # Nothing opened by itself, no order from the chat.
+    assert len(page.context.pages) == 1
+    time.sleep(3)
+    assert orders(relay_demo["data_dir"]) == before
+    with page.context.expect_page() as opened:
+        link.click()
+    agent_page = opened.value
+    agent_page.wait_for_load_state()
+    assert agent_page.url.startswith(relay_demo["agent_url"] + "/orders/")
+    assert "ca 200 kr" in agent_page.inner_text("body")
+    time.sleep(2)
+    assert orders(relay_demo["data_dir"]) == before
+
+
+def orders(data_dir: Path) -> int:
+    db = data_dir / "demo" / "orders-received.db"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
