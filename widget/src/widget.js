@@ -28,6 +28,10 @@ const DEFAULTS = {
   // The local card agent, e.g. "http://127.0.0.1:8765": set it when the bot runs
   // centrally (CARD_AGENT_ACCESS=relay) so the widget reads the card for it.
   cardAgentUrl: null,
+  // Central server with sign-in (docs/deployment.md): the intranet's token for the
+  // bot, a string or a function returning it (or a Promise of it), asked for on
+  // every (re)connect and sent as socket.io auth { token }.
+  authToken: null,
   // The card agent's own pages (PIN page, PUK order page) are linked only on this
   // origin (cardAgentUrl's origin when that is set), and opened only by a click.
   agentOrigin: "http://127.0.0.1:8765",
@@ -54,11 +58,9 @@ const T = {
   cannotShow: "Det här meddelandet kan inte visas här.",
 };
 
-function newSessionId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// Session ids are issued (and signed) by the bot: the widget asks with the one
+// it has (null at first), keeps what session_confirm gives, and reuses it after a
+// reload. An id the bot did not sign is replaced by a new one (bot/channels.py).
 
 class SithsChat {
   constructor(config) {
@@ -81,11 +83,12 @@ class SithsChat {
   load() {
     try {
       const raw = JSON.parse(this.storage.getItem(this.config.storageKey) || "null");
-      if (raw && typeof raw.sessionId === "string" && Array.isArray(raw.transcript)) return raw;
+      const id = raw && raw.sessionId;
+      if (raw && (id === null || typeof id === "string") && Array.isArray(raw.transcript)) return raw;
     } catch {
       /* unreadable: start over */
     }
-    return { sessionId: newSessionId(), transcript: [], open: false, greeted: false };
+    return { sessionId: null, transcript: [], open: false, greeted: false };
   }
 
   save() {
@@ -195,7 +198,7 @@ class SithsChat {
   }
 
   restart() {
-    this.state = { sessionId: newSessionId(), transcript: [], open: true, greeted: false };
+    this.state = { sessionId: null, transcript: [], open: true, greeted: false };
     this.save();
     this.log.replaceChildren();
     this.hideTyping();
@@ -224,6 +227,7 @@ class SithsChat {
       reconnectionDelay: 1000,
       reconnectionDelayMax: 10000,
       timeout: 10000,
+      ...(this.config.authToken ? { auth: (cb) => this.signIn(cb) } : {}),
     });
     this.socket = socket;
     socket.on("connect", () => this.requestSession());
@@ -238,13 +242,27 @@ class SithsChat {
     socket.on("connect_error", () => this.setStatus(T.unreachable));
   }
 
+  signIn(cb) {
+    const { authToken } = this.config;
+    Promise.resolve(typeof authToken === "function" ? authToken() : authToken)
+      .then((token) => cb({ token }))
+      .catch(() => cb({}));
+  }
+
   requestSession() {
     this.confirmed = false;
+    this.awaitingSession = true;
     this.socket.emit("session_request", { session_id: this.state.sessionId });
   }
 
   onSessionConfirm(id) {
-    if (typeof id !== "string" || id !== this.state.sessionId) return;
+    if (typeof id !== "string" || !id) return;
+    if (id !== this.state.sessionId) {
+      if (!this.awaitingSession) return;
+      this.state.sessionId = id; // issued by the bot: keep it for reloads
+      this.save();
+    }
+    this.awaitingSession = false;
     this.confirmed = true;
     this.setStatus("");
     if (!this.state.greeted && this.config.initPayload) {
