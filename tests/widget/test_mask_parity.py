@@ -7,7 +7,8 @@ import json
 import subprocess
 
 from bot.local_stack import REPO
-from bot.masking import mask_sensitive
+from bot.masking import mask_payload, mask_sensitive
+from tests.bot.test_masking import CODE_FORMS, KEPT, PERSONNUMMER_FORMS
 
 CASES = [
     "min pin är 123456",
@@ -29,6 +30,27 @@ CASES = [
     "ÅÄÖ-kod 4444",
     "inga siffror alls",
     "",
+    # issue 10's forms (tests/bot/test_masking.py), each alone and in a sentence
+    *(text for text, _ in CODE_FORMS.values()),
+    *PERSONNUMMER_FORMS,
+    *(f"mitt personnummer är {pnr} tack" for pnr in PERSONNUMMER_FORMS),
+    *KEPT,
+    "pin 𝟏𝟐𝟑𝟒",  # mathematical digits (outside the BMP: two UTF-16 units in JS)
+    "𝐀123456 x",
+    "x 123 - 456 y",
+    "12 -  34",
+    "Kostar 123456 kr?",
+]
+
+PAYLOADS = [
+    {"note": "min pin är 482913", "list": ["puk 12345678", 42, None, {"pnr": "19800101-1234"}],
+     "pin 654321": "key too", "flag": True},
+    {"cardagent_result": {"request_id": "Zk3-182736_4x9Q0aWnV1u2s6s7D8e9F0gH",
+                          "answer": {"job_id": "3f2a9c1d8e7b6a50",
+                                     "reference": "PUK-20260115-123456",
+                                     "pin_page_url": "http://127.0.0.1:8765/pin/3f2a?t=abc1234567"}}},
+    {"job_id": "min pin 123456"},
+    "/inform{\"pin\": \"482913\"}",
 ]
 
 
@@ -43,3 +65,16 @@ def test_widget_masks_like_the_bot():
         cwd=REPO / "widget", check=True, capture_output=True, text=True,
     ).stdout
     assert json.loads(out) == [mask_sensitive(c).text for c in CASES]
+
+
+def test_widget_masks_metadata_like_the_bot():
+    script = (
+        "import { maskPayload } from './src/mask.js';"
+        "const cases = JSON.parse(process.argv[1]);"
+        "console.log(JSON.stringify(cases.map((c) => maskPayload(c))));"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script, json.dumps(PAYLOADS)],
+        cwd=REPO / "widget", check=True, capture_output=True, text=True,
+    ).stdout
+    assert json.loads(out) == [mask_payload(c) for c in PAYLOADS]
