@@ -3,9 +3,12 @@
 ``credentials.yml`` uses these instead of Rasa's ``rest`` and ``socketio``
 channels. They keep the same URLs (``/webhooks/rest/webhook`` and
 ``/socket.io``); the only change is that every incoming message passes
-:func:`bot.masking.mask_sensitive` first, so NLU, the tracker store, the logs
-and the action server only ever get the masked text. When something was
-masked, the user is told, once per message, never to write codes in the chat.
+:func:`bot.masking.mask_sensitive` first (its metadata :func:`bot.masking.mask_payload`),
+so NLU, the tracker store, the logs and the action server only ever get the
+masked text. A message over ``MAX_MESSAGE_CHARS`` is not processed at all: Rasa
+gets ``/message_too_long`` instead (:func:`bot.masking.limit_length`). When
+something was masked, the user is told, once per message, never to write codes
+in the chat.
 
 They are also the bot's front doors (docs/deployment.md, "Who may call the bot"):
 
@@ -41,7 +44,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.doors import DoorPolicy, load_secret
-from bot.masking import contains_placeholder, mask_sensitive
+from bot.masking import contains_placeholder, limit_length, mask_payload, mask_sensitive
 from bot.site_config import load_site_config
 
 logger = logging.getLogger(__name__)
@@ -90,16 +93,18 @@ class _CountingOutput(OutputChannel):
         await self.inner.send_text_message(recipient_id, text, **kwargs)
 
 
-def masking_handler(on_new_message: OnNewMessage) -> OnNewMessage:
-    """Wrap Rasa's message handler: it only ever gets masked text, and a turn
-    never ends in silence."""
+def masking_handler(on_new_message: OnNewMessage, notice: str = CODE_NOTICE) -> OnNewMessage:
+    """Wrap Rasa's message handler: it only ever gets capped, masked text and
+    metadata, and a turn never ends in silence. ``notice``: what the user is
+    told when something was masked (Teams says what Microsoft 365 keeps)."""
 
     async def handle(message: UserMessage) -> Any:
-        result = mask_sensitive(message.text or "")
+        result = mask_sensitive(limit_length(message.text or ""))
         message.text = result.text
+        message.metadata = mask_payload(message.metadata)
         output = message.output_channel
         if (result.found or contains_placeholder(result.text)) and output:
-            await output.send_text_message(message.sender_id, CODE_NOTICE)
+            await output.send_text_message(message.sender_id, notice)
         counting = _CountingOutput(output) if output else None
         if counting:
             message.output_channel = counting
@@ -221,7 +226,7 @@ class MaskingRestInput(RestInput):
         message = req.json.get("message")
         if not isinstance(message, str):
             raise InvalidUsage("'message' must be a string.")
-        return mask_sensitive(message).text
+        return mask_sensitive(limit_length(message)).text
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         rest_blueprint = super().blueprint(masking_handler(on_new_message))
