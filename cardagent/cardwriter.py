@@ -4,6 +4,13 @@ Used only by upgrade jobs. Objects are told apart by their public key (the modul
 CKA_ID: during an upgrade the new HSA-id pair gets the same IDs as the old pair
 ("IdentificationC", "SignatureC"), as on a real upgraded card.
 
+Deleting is irreversible (an old private key cannot be brought back), so an object is only
+ever destroyed when it is positively identified: its CKA_ID and its modulus (keys) or DER value
+(certificates) were read, and :meth:`CardWriter.destroy` reads them again from the object right
+before ``C_DestroyObject`` and refuses (:class:`UnidentifiedObject`) if they cannot be read or
+no longer match. An object whose identity cannot be read is :attr:`TokenObject.identified`
+``False`` and is left alone.
+
 PINs reach this module only as arguments to :meth:`CardWriter.login` and are handed straight
 to C_Login; they are never stored or logged. After a failed login the module is
 re-initialised (python-pkcs11 0.10.1 leaks the session otherwise).
@@ -12,6 +19,7 @@ re-initialised (python-pkcs11 0.10.1 leaks the session otherwise).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +49,10 @@ class PinLocked(Exception):
         self.role = role
 
 
+class UnidentifiedObject(TokenError):
+    """An object the job might have to delete cannot be positively identified: not deleted."""
+
+
 def modulus_hash(modulus: int | bytes) -> str:
     if isinstance(modulus, int):
         modulus = modulus.to_bytes((modulus.bit_length() + 7) // 8, "big")
@@ -66,14 +78,56 @@ class TokenObject:
     mod_hash: str | None
     der: bytes | None
     handle: Any  # the python-pkcs11 object
+    id_readable: bool = True
+
+    @property
+    def identified(self) -> bool:
+        """CKA_ID read, and the modulus (key) or DER value (certificate) read: only such an
+        object can ever be matched to the plan, so only such an object may be deleted."""
+        if not self.id_readable:
+            return False
+        return self.der is not None if self.kind == "cert" else self.mod_hash is not None
+
+
+# Reading one attribute can fail for a single object (sensitive, not present, a card that
+# answers an error): that object is then unidentified. A removed card still raises.
+_UNREADABLE = (p11e.AttributeSensitive, p11e.AttributeTypeInvalid, p11e.PKCS11Error)
+
+
+def _read(obj: Any, attr: Attribute) -> bytes | None:
+    try:
+        value = obj[attr]
+    except _REMOVED:
+        raise
+    except _UNREADABLE:
+        return None
+    return None if value is None else bytes(value)
+
+
+def _describe(kind: str, obj: Any) -> TokenObject:
+    raw_id = _read(obj, Attribute.ID)
+    if kind == "cert":
+        der = _read(obj, Attribute.VALUE)
+        try:
+            mh = cert_modulus_hash(der) if der else None
+        except ValueError:
+            mh = None
+        return TokenObject(kind, raw_id or b"", _label(obj), mh, der, obj, raw_id is not None)
+    mod = _read(obj, Attribute.MODULUS)
+    mh = modulus_hash(mod) if mod else None
+    return TokenObject(kind, raw_id or b"", _label(obj), mh, None, obj, raw_id is not None)
 
 
 class CardWriter:
     """Sessions on the card's tokens (one per role), all calls under the module lock."""
 
-    def __init__(self, reader: Pkcs11Reader) -> None:
+    def __init__(
+        self, reader: Pkcs11Reader, session_wrapper: Callable[[Any], Any] | None = None
+    ) -> None:
         self.reader = reader
         self.sessions: dict[str, Any] = {}
+        # Tests only: wraps each opened session (e.g. a shim whose attribute reads fail).
+        self.session_wrapper = session_wrapper
 
     def _token(self, serial: str) -> Any:
         lib = self.reader._load()
@@ -100,7 +154,10 @@ class CardWriter:
             try:
                 token = self._token(serial)
                 user_pin = pkcs11.PROTECTED_AUTH if pin is None else pin
-                self.sessions[role] = token.open(rw=True, user_pin=user_pin)
+                session = token.open(rw=True, user_pin=user_pin)
+                if self.session_wrapper is not None:
+                    session = self.session_wrapper(session)
+                self.sessions[role] = session
             except p11e.PinIncorrect as exc:
                 self._after_failed_login()
                 raise WrongPin(role) from exc
@@ -147,20 +204,13 @@ class CardWriter:
     def _objects(self, role: str) -> list[TokenObject]:
         session = self.sessions[role]
         out: list[TokenObject] = []
-        for obj in session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE}):
-            der = bytes(obj[Attribute.VALUE])
-            try:
-                mh = cert_modulus_hash(der)
-            except ValueError:
-                mh = None
-            out.append(TokenObject("cert", bytes(obj[Attribute.ID]), _label(obj), mh, der, obj))
-        for cls, kind in ((ObjectClass.PRIVATE_KEY, "private"), (ObjectClass.PUBLIC_KEY, "public")):
+        for cls, kind in (
+            (ObjectClass.CERTIFICATE, "cert"),
+            (ObjectClass.PRIVATE_KEY, "private"),
+            (ObjectClass.PUBLIC_KEY, "public"),
+        ):
             for obj in session.get_objects({Attribute.CLASS: cls}):
-                try:
-                    mh = modulus_hash(bytes(obj[Attribute.MODULUS]))
-                except (p11e.AttributeTypeInvalid, p11e.AttributeSensitive):
-                    mh = None
-                out.append(TokenObject(kind, bytes(obj[Attribute.ID]), _label(obj), mh, None, obj))
+                out.append(_describe(kind, obj))
         return out
 
     # --- writes --------------------------------------------------------------------------------
@@ -240,7 +290,22 @@ class CardWriter:
         )
 
     def destroy(self, obj: TokenObject) -> None:
-        self._call(obj.handle.destroy)
+        """Delete ``obj``, only if it is identified and still reads back as the same object."""
+
+        def checked_destroy() -> None:
+            again = _describe(obj.kind, obj.handle)
+            same = (
+                obj.identified
+                and again.identified
+                and again.id == obj.id
+                and again.mod_hash == obj.mod_hash
+                and again.der == obj.der
+            )
+            if not same:
+                raise UnidentifiedObject(f"{obj.kind} {obj.id!r}: identity unreadable or changed")
+            obj.handle.destroy()
+
+        self._call(checked_destroy)
 
     def public_key_of(self, role: str, mod_hash: str) -> rsa.RSAPublicKey | None:
         def find() -> rsa.RSAPublicKey | None:

@@ -39,9 +39,11 @@ from cardagent.cardwriter import (
     CardWriter,
     PinLocked,
     TokenObject,
+    UnidentifiedObject,
     WrongPin,
     cert_modulus_hash,
     fingerprint,
+    modulus_hash,
 )
 from cardagent.certinfo import parse_certificate
 from cardagent.config import FAMILY_LEGACY, Settings
@@ -154,6 +156,11 @@ ERROR_MESSAGES = {
         "och försök på nytt."
     ),
     "pin_page_expired": "Sidan för koder har gått ut. Starta uppgraderingen igen.",
+    "card_object_unidentified": (
+        "Uppgraderingen stoppades: en del av innehållet på kortet gick inte att känna igen "
+        "säkert och lämnades orört. Dina gamla certifikat finns kvar på kortet. Kontakta "
+        "Servicecenter."
+    ),
 }
 
 
@@ -218,6 +225,8 @@ class UpgradeManager:
         self._threads: dict[str, threading.Thread] = {}
         # In-process test hook: called with (job_id, checkpoint) before each action.
         self.step_hook: Callable[[str, str], None] | None = None
+        # In-process test hook: how the job opens the card for writing (tests inject a shim).
+        self.writer_factory: Callable[[Any], CardWriter] | None = None
 
     # --- startup -------------------------------------------------------------------------
 
@@ -458,6 +467,7 @@ class UpgradeManager:
             "old": {
                 "fingerprints": [fingerprint(o[1].der) for o in old],
                 "moduli": [m for m in (cert_modulus_hash(o[1].der) for o in old) if m],
+                "ids": sorted({o[1].id_hex for o in old}),
             },
             "hsa_id": hsa_id,
             "label": auth[1].label or f"{first(NameOID.GIVEN_NAME)} {first(NameOID.SURNAME)}",
@@ -551,7 +561,7 @@ class UpgradeManager:
         if not lock.acquire(blocking=False):
             log.error("job %s: another job holds card %s", job_id, job["card_key"])
             return
-        writer = CardWriter(self.service.pkcs11)
+        writer = (self.writer_factory or CardWriter)(self.service.pkcs11)
         try:
             while True:
                 try:
@@ -560,8 +570,10 @@ class UpgradeManager:
                     self._checkpoint(job_id, "login")
                     self._login(job_id, writer, reading, pins, confirm)
                     if cancel:
-                        self._rollback(job_id, writer)
-                        self._finish(job_id, "cancelled")
+                        if self._rollback(job_id, writer):
+                            self._finish(job_id, "failed", "card_object_unidentified")
+                        else:
+                            self._finish(job_id, "cancelled")
                         return
                     self._work(job_id, writer)
                     self._finish(job_id, "succeeded")
@@ -593,6 +605,7 @@ class UpgradeManager:
                 EnrollmentUnavailable: "enrollment_unavailable",
                 EnrollmentRejected: "enrollment_rejected",
                 CertificateCheckFailed: "certificate_check_failed",
+                UnidentifiedObject: "card_object_unidentified",
             }.get(type(exc), "token_error")
             log.warning("job %s failed: %s: %s", job_id, code, exc)
             self._fail_and_roll_back(job_id, writer, code)
@@ -614,10 +627,17 @@ class UpgradeManager:
             self._finish(job_id, "failed", code)
             return
         try:
-            self._rollback(job_id, writer)
+            left_alone = self._rollback(job_id, writer)
+        except UnidentifiedObject as exc:
+            log.warning("job %s: rollback stopped (%s); nothing unidentified deleted", job_id, exc)
+            self._finish(job_id, "failed", "card_object_unidentified")
+            return
         except (CardRemoved, PcscError, TokenError) as exc:
             log.warning("job %s: rollback interrupted (%s); old set untouched", job_id, exc)
             self._to_waiting(job_id, "card_removed")
+            return
+        if left_alone:
+            self._finish(job_id, "failed", "card_object_unidentified")
             return
         self._finish(job_id, "rolled_back", code)
 
@@ -725,17 +745,91 @@ class UpgradeManager:
     def _inventory(self, writer: CardWriter) -> dict[str, list[TokenObject]]:
         return {role: writer.objects(role) for role in ("legitimering", "underskrift")}
 
+    # Identity of objects. Deleting is irreversible, so the job only ever deletes an object it
+    # positively identifies (CardWriter.destroy re-reads it right before C_DestroyObject):
+    # * old pair: a certificate whose DER fingerprint was recorded at job start, a key whose
+    #   modulus is one of the old certificates' and whose CKA_ID is one of theirs;
+    # * new set: a planned CKA_ID and a modulus recorded when this job generated the key (a
+    #   certificate: its public key's modulus). Labels are not used: cards may shorten them.
+    # Anything else is left alone. An object the plan could concern (planned or old CKA_ID, or
+    # an unreadable CKA_ID) whose identity cannot be read stops the job: nothing is deleted
+    # while such an object is on the card, except what rollback positively identifies as new.
+
+    @staticmethod
+    def _planned_ids(role: str) -> set[bytes]:
+        return {item.cka_id for item in PLAN if item.role == role}
+
     @staticmethod
     def _is_old(obj: TokenObject, state: dict[str, Any]) -> bool:
+        if not obj.identified:
+            return False
+        old = state["old"]
         if obj.kind == "cert":
-            return obj.der is not None and fingerprint(obj.der) in state["old"]["fingerprints"]
-        return obj.mod_hash in state["old"]["moduli"]
+            assert obj.der is not None
+            return fingerprint(obj.der) in old["fingerprints"]
+        return obj.mod_hash in old["moduli"] and ("ids" not in old or obj.id.hex() in old["ids"])
+
+    def _is_new(self, obj: TokenObject, role: str, state: dict[str, Any]) -> bool:
+        return (
+            obj.identified
+            and obj.id in self._planned_ids(role)
+            and not self._is_old(obj, state)
+            and obj.mod_hash in state.get("new_moduli", [])
+        )
+
+    def _concerns_plan(self, obj: TokenObject, role: str, state: dict[str, Any]) -> bool:
+        return (
+            not obj.id_readable
+            or obj.id in self._planned_ids(role)
+            or obj.id.hex() in state["old"].get("ids", [])
+        )
+
+    def _unidentified(self, inv: dict[str, list[TokenObject]], state: dict[str, Any]) -> list[str]:
+        return [
+            f"{role}/{o.kind}/{o.id.hex() or '?'}"
+            for role, objs in inv.items()
+            for o in objs
+            if not o.identified and self._concerns_plan(o, role, state)
+        ]
+
+    def _require_identified(self, inv: dict[str, list[TokenObject]], state: dict[str, Any]) -> None:
+        bad = self._unidentified(inv, state)
+        if bad:
+            raise UnidentifiedObject("cannot identify " + ", ".join(bad))
+
+    def _take_stock(
+        self, job_id: str, inv: dict[str, list[TokenObject]], state: dict[str, Any]
+    ) -> None:
+        """Before the job first writes: remember the keys already on the card under a planned
+        CKA_ID (never ours). Once it has written: adopt a key that was not there before (a
+        crash between generating a key and recording its modulus)."""
+        moduli = {
+            o.mod_hash
+            for role, objs in inv.items()
+            for o in objs
+            if o.kind != "cert" and o.identified and o.id in self._planned_ids(role)
+        }
+        if not state.get("touched"):
+            state["before"] = sorted(m for m in moduli if m)
+            self._save_state(job_id, state)
+            return
+        if "before" not in state:
+            return
+        known = set(state["before"]) | set(state["old"]["moduli"])
+        found = sorted(m for m in moduli if m and m not in known)
+        new = state.setdefault("new_moduli", [])
+        if any(m not in new for m in found):
+            state["new_moduli"] = sorted(set(new) | set(found))
+            self._save_state(job_id, state)
+            log.warning("job %s: adopted key(s) generated before a crash", job_id)
 
     def _ours(
         self, inv: dict[str, list[TokenObject]], item: Planned, state: dict[str, Any]
     ) -> tuple[TokenObject | None, TokenObject | None, list[TokenObject]]:
         """(private key, matching certificate, stale objects) for one planned pair."""
-        objs = [o for o in inv[item.role] if o.id == item.cka_id and not self._is_old(o, state)]
+        objs = [
+            o for o in inv[item.role] if o.id == item.cka_id and self._is_new(o, item.role, state)
+        ]
         certs = [o for o in objs if o.kind == "cert"]
         privs = [o for o in objs if o.kind == "private"]
         key = None
@@ -764,6 +858,8 @@ class UpgradeManager:
         up = self.settings.upgrade
         self._checkpoint(job_id, "generate_keys")
         inv = self._inventory(writer)
+        self._require_identified(inv, state)  # before anything is written or deleted
+        self._take_stock(job_id, inv, state)
         for i, item in enumerate(PLAN, 1):
             key, _cert, stale = self._ours(inv, item, state)
             for obj in stale:
@@ -775,7 +871,9 @@ class UpgradeManager:
                 if not state.get("touched"):
                     state["touched"] = True
                     self._save_state(job_id, state)
-                writer.generate_key(item.role, item.cka_id, state["label"], up.key_bits)
+                pub = writer.generate_key(item.role, item.cka_id, state["label"], up.key_bits)
+                state.setdefault("new_moduli", []).append(modulus_hash(pub.public_numbers().n))
+                self._save_state(job_id, state)
         inv = self._inventory(writer)
         todo = []
         for item in PLAN:
@@ -881,6 +979,7 @@ class UpgradeManager:
     def _remove_old(self, job_id: str, writer: CardWriter, state: dict[str, Any]) -> None:
         self._checkpoint(job_id, "remove_old")
         inv = self._inventory(writer)
+        self._require_identified(inv, state)  # an unreadable object might be the old key
         order = {"cert": 0, "private": 1, "public": 2}
         targets = sorted(
             (o for objs in inv.values() for o in objs if self._is_old(o, state)),
@@ -891,25 +990,21 @@ class UpgradeManager:
             self._ensure_card(job_id, state)
             writer.destroy(obj)
 
-    def _rollback(self, job_id: str, writer: CardWriter) -> None:
-        """Delete every object with a new ID that is not part of the old pair."""
+    def _rollback(self, job_id: str, writer: CardWriter) -> int:
+        """Delete every object positively identified as made by this job; leave the rest.
+
+        Returns how many objects the plan concerns could not be identified (left alone)."""
         state = self._state(job_id)
         if state.get("phase") == "new_set_complete":
             raise TokenError("refusing to roll back a complete new set")
-        ids = {item.role: set() for item in PLAN}
-        for item in PLAN:
-            ids[item.role].add(item.cka_id)
         inv = self._inventory(writer)
+        self._take_stock(job_id, inv, state)
         order = {"cert": 0, "private": 1, "public": 2}
         targets = sorted(
-            (
-                o
-                for role, objs in inv.items()
-                for o in objs
-                if o.id in ids[role] and not self._is_old(o, state)
-            ),
+            (o for role, objs in inv.items() for o in objs if self._is_new(o, role, state)),
             key=lambda o: order[o.kind],
         )
+        unknown = self._unidentified(inv, state)
         for obj in targets:
             self._ensure_card(job_id, state)
             writer.destroy(obj)
@@ -917,6 +1012,9 @@ class UpgradeManager:
         state["phase"] = "new"
         self._save_state(job_id, state)
         log.info("job %s rolled back: %d objects removed", job_id, len(targets))
+        if unknown:
+            log.warning("job %s: left alone (identity unreadable): %s", job_id, ", ".join(unknown))
+        return len(unknown)
 
 
 def _name_from_der(der: bytes) -> x509.Name:

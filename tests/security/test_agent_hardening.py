@@ -21,18 +21,28 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+from pkcs11 import Attribute, ObjectClass
+from pkcs11 import exceptions as p11e
 
 from actions import agent_client
 from actions.agent_client import CardAgentClient, CardAgentError
 from cardagent import tokenfile
+from cardagent.cardwriter import CardWriter, modulus_hash
 from cardagent.tokenfile import load_or_create_token, read_token
 from tests.cardagent.conftest import free_port
+from tests.cardagent.test_upgrade import (
+    assert_old_intact,
+    card_objects,
+    finish,
+    start_job,
+    submit_pins,
+)
 
 # getattr: the same file also runs against the code before issue 10 (to show it fails there)
 TokenFileError = getattr(tokenfile, "TokenFileError", OSError)
@@ -340,3 +350,160 @@ def test_client_without_a_token_sends_nothing_secret(monkeypatch: pytest.MonkeyP
         assert {p.split("?")[0] for _m, p, _h in squatter.requests} == {"/v1/proof"}
     finally:
         squatter.close()
+
+
+# --- card safety: an object whose modulus cannot be read is never deleted ---------------------
+
+
+class UnreadableModulus:
+    """A fake token: a PKCS#11 session shim on which CKA_MODULUS of the chosen private keys
+    cannot be read (as on a card that marks it sensitive), while ``active`` is set."""
+
+    def __init__(self, session, targets: set[str]) -> None:  # noqa: ANN001
+        self._session = session
+        self.targets = targets
+        self.active = threading.Event()
+
+    def get_objects(self, template):  # noqa: ANN001, ANN201
+        for obj in self._session.get_objects(template):
+            yield _ShimObject(obj, self)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._session, name)
+
+
+class _ShimObject:
+    def __init__(self, obj, shim: UnreadableModulus) -> None:  # noqa: ANN001
+        self._obj = obj
+        self._shim = shim
+
+    def __getitem__(self, attr):  # noqa: ANN001, ANN204
+        if attr == Attribute.MODULUS and self._shim.active.is_set() and self._hidden():
+            raise p11e.AttributeSensitive()
+        return self._obj[attr]
+
+    def _hidden(self) -> bool:
+        if self._obj[Attribute.CLASS] != ObjectClass.PRIVATE_KEY:
+            return False
+        return modulus_hash(bytes(self._obj[Attribute.MODULUS])) in self._shim.targets
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._obj, name)
+
+
+def fake_token(client, card) -> Callable[[], None]:  # noqa: ANN001
+    """Make the old legitimering private key's modulus unreadable (once a shim is active) for
+    the job's card writer; returns the shims (one per opened session) to switch on."""
+    old = card_objects(client, card)["legitimering"]
+    targets = {o.mod_hash for o in old if o.kind == "private"}
+    assert len(targets) == 1 and None not in targets
+    shims: list[UnreadableModulus] = []
+
+    def wrap(session):  # noqa: ANN001, ANN202
+        shim = UnreadableModulus(session, targets)
+        if any(s.active.is_set() for s in shims) or getattr(wrap, "on", False):
+            shim.active.set()
+        shims.append(shim)
+        return shim
+
+    def switch_on() -> None:
+        wrap.on = True  # type: ignore[attr-defined]
+        for s in shims:
+            s.active.set()
+
+    client.app.state.upgrades.writer_factory = lambda reader: CardWriter(
+        reader, session_wrapper=wrap
+    )
+    return switch_on
+
+
+def old_legit_key_present(client, card) -> bool:  # noqa: ANN001
+    objs = card_objects(client, card)["legitimering"]
+    cert_mods = {o.mod_hash for o in objs if o.kind == "cert"}
+    return any(o.kind == "private" and o.mod_hash in cert_mods for o in objs) and bool(cert_mods)
+
+
+def test_unreadable_old_key_stops_the_job_before_anything_is_deleted(
+    make_agent, fresh_card, est_ca
+) -> None:
+    card = fresh_card("old")
+    client = make_agent()
+    fake_token(client, card)()  # unreadable from the start
+    job = start_job(client)
+    submit_pins(client, job)
+    done = finish(client, job["job_id"])
+    assert done["status"] == "failed", done
+    assert done["error_code"] == "card_object_unidentified"
+    assert "lämnades orört" in done["message"] and "gamla certifikat finns kvar" in done["message"]
+    assert_old_intact(client, card)  # old pair complete, nothing new left behind
+
+
+def test_rollback_never_deletes_an_old_key_it_cannot_identify(
+    make_agent, fresh_card, est_ca
+) -> None:
+    """The modulus read fails only after the new keys exist; then the CA fails: roll back."""
+    card = fresh_card("old")
+    client = make_agent()
+    switch_on = fake_token(client, card)
+
+    def hook(job_id: str, label: str) -> None:
+        if label == "enroll:1":
+            switch_on()
+            est_ca.fail_next = 100
+
+    client.app.state.upgrades.step_hook = hook
+    job = start_job(client)
+    submit_pins(client, job)
+    done = finish(client, job["job_id"])
+    assert done["error_code"] == "card_object_unidentified", done
+    assert done["status"] == "failed"
+    assert_old_intact(client, card)  # the old private key is still there, the new ones are gone
+
+
+def test_cleanup_never_deletes_an_old_key_it_cannot_identify(
+    make_agent, fresh_card, est_ca
+) -> None:
+    """The new set is complete; while removing the old pair, its key cannot be identified:
+    the job stops, the old pair stays whole (the card works with both sets)."""
+    card = fresh_card("old")
+    client = make_agent()
+    switch_on = fake_token(client, card)
+    client.app.state.upgrades.step_hook = lambda job_id, label: (
+        switch_on() if label == "remove_old" else None
+    )
+    job = start_job(client)
+    submit_pins(client, job)
+    done = finish(client, job["job_id"])
+    assert done["status"] == "failed" and done["error_code"] == "card_object_unidentified", done
+    objs = card_objects(client, card)
+    assert old_legit_key_present(client, card)
+    old_certs = [o for o in objs["legitimering"] if o.kind == "cert" and o.id == b"IdentificationC"]
+    assert len(old_certs) == 2  # the old certificate was not removed either (new + old)
+
+
+def test_destroy_rereads_the_identity(make_agent, fresh_card) -> None:
+    """Even a caller holding an identified object cannot delete it once its identity no
+    longer reads back."""
+    from cardagent.cardwriter import UnidentifiedObject
+    from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING
+
+    card = fresh_card("old")
+    client = make_agent()
+    target = {o.mod_hash for o in card_objects(client, card)["legitimering"] if o.kind == "private"}
+    shim_box: list[UnreadableModulus] = []
+
+    def wrap(session):  # noqa: ANN001, ANN202
+        shim_box.append(UnreadableModulus(session, target))
+        return shim_box[-1]
+
+    writer = CardWriter(client.app.state.service.pkcs11, session_wrapper=wrap)
+    try:
+        writer.login("legitimering", card.token_serials["legitimering"], DEMO_PIN_LEGITIMERING)
+        key = next(o for o in writer.objects("legitimering") if o.kind == "private")
+        assert key.identified
+        shim_box[0].active.set()
+        with pytest.raises(UnidentifiedObject):
+            writer.destroy(key)
+    finally:
+        writer.close()
+    assert old_legit_key_present(client, card)
