@@ -12,14 +12,25 @@ channel keeps Rasa's output format (Bot Framework activities) and fixes that:
   and nothing is fetched;
 * OpenID metadata and signing keys are fetched lazily, on the first incoming
   activity, with timeouts, and cached for a day (refreshed early, at most once
-  a minute, when an unknown key id shows up);
+  a minute, when an unknown key id shows up). One fetch at a time, shared by
+  all requests; after a failure the next try waits (2 s, doubling, at most
+  5 minutes) and requests meanwhile get 503 at once without touching the
+  network, or are checked with the cached keys if there are any;
 * incoming JWTs are checked with PyJWT: RS256 only, issuer, audience (our app
-  id), expiry with 5 minutes' leeway, the key's channel endorsement, and the
+  id), expiry with 5 minutes' leeway, the signing key must be endorsed for the
+  activity's channel (a key without endorsements is refused), and the
   ``serviceurl`` claim must equal the activity's ``serviceUrl`` (so our own
   token is never sent to a URL the Bot Connector did not vouch for);
+* the activity must come from our tenant (``channelData.tenant.id`` and
+  ``conversation.tenantId`` equal ``TEAMS_TENANT_ID``) and a configured channel
+  (``TEAMS_CHANNEL_IDS``, default ``msteams``), else 403, logged without the text;
 * the bot's token comes from the tenant's token endpoint;
-* every message goes through :func:`bot.channels.masking_handler`, like the
-  REST and socket.io channels; buttons are sent as Hero cards.
+* the message's HTML is reduced to text (:func:`bot.masking.html_to_text`,
+  mentions dropped) before it goes through :func:`bot.channels.masking_handler`
+  (length cap, masking of the text and the metadata), like the REST and
+  socket.io channels; buttons are sent as Hero cards. When something was
+  masked the user is told what is true in Teams: Teams has already stored the
+  message in Microsoft 365; the bot masks only what it stores itself.
 
 The Microsoft endpoints can be pointed elsewhere (tests, sovereign clouds):
 ``TEAMS_LOGIN_URL``, ``TEAMS_OPENID_URL``, ``TEAMS_JWT_ISSUER``,
@@ -46,6 +57,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import masking_handler
+from bot.masking import MAX_MESSAGE_CHARS, TOO_LONG_MESSAGE, html_to_text, mask_payload
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +67,22 @@ JWT_ISSUER = "https://api.botframework.com"
 TOKEN_SCOPE = "https://api.botframework.com/.default"
 KEY_CACHE_SECONDS = 24 * 3600
 UNKNOWN_KEY_REFRESH_SECONDS = 60
+KEY_RETRY_FIRST_SECONDS = 2.0
+KEY_RETRY_MAX_SECONDS = 300.0
 LEEWAY_SECONDS = 300
-_MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+CHANNEL_IDS = ("msteams",)
+# Teams sends HTML; the raw text may be longer than the text it shows, but not
+# by much. Longer input is not even parsed (the length cap comes first).
+MAX_HTML_CHARS = 4 * MAX_MESSAGE_CHARS
 _BEARER = re.compile(r"Bearer\s+(\S+)$")
+
+# What Teams keeps is not ours to delete: the notice says so (not the REST /
+# socket.io CODE_NOTICE, which says the message is not stored).
+TEAMS_CODE_NOTICE = (
+    "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
+    "Jag har tagit bort det ur det jag sparar, men Teams har redan sparat ditt "
+    "meddelande i Microsoft 365."
+)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -72,6 +97,7 @@ class TeamsSettings:
     issuer: str = JWT_ISSUER
     scope: str = TOKEN_SCOPE
     timeout: float = 5.0
+    channel_ids: Tuple[str, ...] = CHANNEL_IDS
 
     @property
     def token_url(self) -> str:
@@ -101,6 +127,9 @@ class TeamsSettings:
             issuer=env.get("TEAMS_JWT_ISSUER") or JWT_ISSUER,
             scope=env.get("TEAMS_TOKEN_SCOPE") or TOKEN_SCOPE,
             timeout=float(env.get("TEAMS_HTTP_TIMEOUT") or 5.0),
+            channel_ids=tuple(
+                c.strip() for c in (env.get("TEAMS_CHANNEL_IDS") or "").split(",") if c.strip()
+            ) or CHANNEL_IDS,
         )
 
 
@@ -113,39 +142,90 @@ class KeysUnavailable(Exception):
 
 
 class SigningKeys:
-    """Bot Connector signing keys from the OpenID metadata, fetched lazily and cached."""
+    """Bot Connector signing keys from the OpenID metadata, fetched lazily and cached.
 
-    def __init__(self, settings: TeamsSettings) -> None:
+    At most one fetch runs at a time and every request that needs it shares it.
+    After a failed fetch the next one waits ``first_retry`` seconds, doubling
+    with each failure up to ``max_retry``; until then requests are answered
+    from the cache, or refused at once (503) when there is none."""
+
+    def __init__(
+        self, settings: TeamsSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.keys: Dict[str, Dict[str, Any]] = {}
         self.fetched_at = 0.0
-        self._lock = asyncio.Lock()
+        self.failures = 0
+        self.retry_at = 0.0
+        self.fetches = 0
+        self.first_retry = KEY_RETRY_FIRST_SECONDS
+        self.max_retry = KEY_RETRY_MAX_SECONDS
+        self._task: Optional[asyncio.Future[None]] = None
 
-    async def refresh(self) -> None:
+    async def fetch(self) -> None:
+        """Fetch the OpenID metadata and the keys (one attempt)."""
+        self.fetches += 1
         timeout = httpx.Timeout(self.settings.timeout)
         try:
             async with httpx.AsyncClient(timeout=timeout) as client:
                 conf = (await client.get(self.settings.openid_url)).raise_for_status().json()
                 jwks = (await client.get(conf["jwks_uri"])).raise_for_status().json()
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            keys = jwks.get("keys", [])
+            fetched = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeysUnavailable(f"could not fetch the Bot Framework keys: {exc}") from exc
-        keys = jwks.get("keys", [])
-        self.keys = {k["kid"]: k for k in keys if isinstance(k, dict) and "kid" in k}
-        self.fetched_at = time.monotonic()
+        self.keys = fetched
+        self.fetched_at = self.clock()
         logger.debug("Bot Framework signing keys fetched: %d keys", len(self.keys))
 
+    def backoff(self) -> float:
+        """Seconds to wait after the current number of failures in a row."""
+        if not self.failures:
+            return 0.0
+        return min(self.max_retry, self.first_retry * 2 ** min(self.failures - 1, 32))
+
+    async def _attempt(self) -> None:
+        try:
+            await self.fetch()
+        except KeysUnavailable as exc:
+            self.failures += 1
+            self.retry_at = self.clock() + self.backoff()
+            logger.warning("%s; next try in %.0f s", exc, self.backoff())
+            raise
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def refresh(self) -> asyncio.Future[None]:
+        """The fetch in flight, started now if none is."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._attempt())
+            # Read the outcome even when no request waits for it (a background refresh).
+            self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return self._task
+
     async def get(self, kid: str) -> Dict[str, Any]:
-        async with self._lock:
-            age = time.monotonic() - self.fetched_at
-            stale = not self.fetched_at or age > KEY_CACHE_SECONDS
-            unknown = kid not in self.keys and age > UNKNOWN_KEY_REFRESH_SECONDS
-            if stale or unknown:
+        now = self.clock()
+        age = now - self.fetched_at
+        stale = not self.fetched_at or age > KEY_CACHE_SECONDS
+        unknown = kid not in self.keys and (
+            not self.fetched_at or age > UNKNOWN_KEY_REFRESH_SECONDS
+        )
+        in_flight = self._task is not None and not self._task.done()
+        if (stale or unknown) and (in_flight or now >= self.retry_at):
+            task = self.refresh()
+            if kid not in self.keys:
+                # Nothing to check this token with yet: wait for the shared fetch.
                 try:
-                    await self.refresh()
+                    await asyncio.shield(task)
                 except KeysUnavailable:
                     if not self.keys:
                         raise
-                    logger.warning("Using cached Bot Framework keys; refresh failed.")
+            # Otherwise the cached key answers while the refresh runs.
+        elif not self.keys:
+            raise KeysUnavailable(
+                f"Bot Framework keys not fetched; next try in {self.retry_at - now:.0f} s"
+            )
         if kid not in self.keys:
             raise AuthError(f"unknown signing key {kid!r}")
         return self.keys[kid]
@@ -271,6 +351,40 @@ class TeamsOutput(OutputChannel):
         await self.send({**self.activity(recipient_id), **json_message})
 
 
+def _short(value: Any) -> str:
+    return repr(value)[:80]
+
+
+def activity_tenants(activity: Dict[str, Any]) -> List[Any]:
+    """The tenant ids an activity names (``channelData.tenant.id``,
+    ``conversation.tenantId``): every one of them must be ours."""
+    found = []
+    channel_data = activity.get("channelData")
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    if isinstance(tenant, dict) and tenant.get("id") is not None:
+        found.append(tenant["id"])
+    conversation = activity.get("conversation")
+    if isinstance(conversation, dict) and conversation.get("tenantId") is not None:
+        found.append(conversation["tenantId"])
+    return found
+
+
+def message_text(activity: Dict[str, Any]) -> str:
+    """What the user wrote, as text: Teams' HTML reduced (mentions of the bot
+    dropped), or a button's payload; ``/message_too_long`` when the raw text is
+    far over the length cap (it is then not even parsed). Masking and the
+    length cap on the text follow in :func:`bot.channels.masking_handler`."""
+    raw = activity.get("text")
+    raw = raw if isinstance(raw, str) else ""
+    if len(raw) > MAX_HTML_CHARS:
+        return TOO_LONG_MESSAGE
+    text = html_to_text(raw, skip_tags=("at",)).strip()
+    value = activity.get("value")
+    if not text and isinstance(value, dict) and isinstance(value.get("payload"), str):
+        text = value["payload"]
+    return text
+
+
 class TeamsInput(InputChannel):
     """Input channel for Teams; off (503) unless the TEAMS_* variables are set."""
 
@@ -303,8 +417,14 @@ class TeamsInput(InputChannel):
         if header.get("alg") != "RS256" or not header.get("kid"):
             raise AuthError("token must be RS256 with a key id")
         jwk = await self.keys.get(header["kid"])
+        # A key vouches only for the channels it lists: none listed, none vouched for.
         endorsements = jwk.get("endorsements")
-        if endorsements is not None and activity.get("channelId") not in endorsements:
+        channel = activity.get("channelId")
+        if (
+            not isinstance(endorsements, list)
+            or not isinstance(channel, str)
+            or channel not in endorsements
+        ):
             raise AuthError("signing key not endorsed for this channel")
         try:
             claims = jwt.decode(
@@ -338,6 +458,11 @@ class TeamsInput(InputChannel):
         except KeysUnavailable as exc:
             logger.error("Teams: %s", exc)
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "keys_unavailable"}
+        refusal = self.refusal(activity)
+        if refusal:
+            # Logged without the message text.
+            logger.warning("Teams: refused an activity: %s", refusal)
+            return HTTPStatus.FORBIDDEN, {"error": "forbidden"}
         if activity.get("type") != "message":
             return HTTPStatus.OK, {}
         try:
@@ -345,19 +470,31 @@ class TeamsInput(InputChannel):
             output = TeamsOutput(self.settings, activity)
         except (KeyError, TypeError, AttributeError):
             return HTTPStatus.BAD_REQUEST, {"error": "incomplete activity"}
-        text = _MENTION.sub("", activity.get("text") or "").strip()
-        value = activity.get("value")
-        if not text and isinstance(value, dict) and isinstance(value.get("payload"), str):
-            text = value["payload"]
         message = UserMessage(
-            text=text,
+            text=message_text(activity),
             output_channel=output,
             sender_id=sender,
             input_channel=self.name(),
-            metadata={"teams": {"tenant": (activity.get("conversation") or {}).get("tenantId")}},
+            metadata=mask_payload({"teams": {"tenant": self.settings.tenant_id}}),
         )
-        await masking_handler(on_new_message)(message)
+        await masking_handler(on_new_message, notice=TEAMS_CODE_NOTICE)(message)
         return HTTPStatus.OK, {}
+
+    def refusal(self, activity: Dict[str, Any]) -> Optional[str]:
+        """Why an authenticated activity is not for this bot (another tenant or
+        a channel not configured), or None. Never contains the message text."""
+        assert self.settings
+        channel = activity.get("channelId")
+        if channel not in self.settings.channel_ids:
+            return f"channel {_short(channel)} is not configured"
+        tenants = activity_tenants(activity)
+        if not tenants:
+            return "no tenant id"
+        wanted = self.settings.tenant_id.lower()
+        others = [t for t in tenants if not isinstance(t, str) or t.lower() != wanted]
+        if others:
+            return f"tenant {_short(others[0])} is not TEAMS_TENANT_ID"
+        return None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         teams = Blueprint("teams_webhook", __name__)

@@ -4,7 +4,9 @@
   credentials) that issues the bot's access token;
 * the Bot Framework OpenID metadata (``/v1/.well-known/openidconfiguration``) and
   its JWKS (``/v1/.well-known/keys``) with this mock's own RSA key, endorsed
-  for ``msteams``;
+  for ``msteams`` (``endorsements``), and a second key with no endorsements at
+  all (``bare_key``); ``openid_status`` / ``openid_delay`` make the metadata
+  fail or answer slowly (Microsoft unreachable or struggling);
 * the Bot Connector (``POST /v3/conversations/{id}/activities[/{replyTo}]``),
   which records every activity the bot sends (only with a token it issued);
 * :meth:`MockMicrosoft.signed` makes the RS256 JWT the Bot Connector puts on
@@ -39,6 +41,11 @@ class MockMicrosoft:
     tenant_id: str
     key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     kid: str = field(default_factory=lambda: secrets.token_hex(8))
+    endorsements: Optional[List[str]] = field(default_factory=lambda: ["msteams"])
+    bare_key: Any = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    bare_kid: str = field(default_factory=lambda: secrets.token_hex(8))
+    openid_status: int = 200
+    openid_delay: float = 0.0
     activities: List[Dict[str, Any]] = field(default_factory=list)
     token_requests: List[Dict[str, str]] = field(default_factory=list)
     openid_requests: int = 0
@@ -68,6 +75,11 @@ class MockMicrosoft:
                 path = urlsplit(self.path).path
                 if path == "/v1/.well-known/openidconfiguration":
                     mock.openid_requests += 1
+                    if mock.openid_delay:
+                        time.sleep(mock.openid_delay)
+                    if mock.openid_status != 200:
+                        self.reply(mock.openid_status, {"error": "unavailable"})
+                        return
                     self.reply(200, {
                         "issuer": ISSUER,
                         "authorization_endpoint": f"{mock.url}/v1/.well-known/authorize",
@@ -77,8 +89,12 @@ class MockMicrosoft:
                     })
                 elif path == "/v1/.well-known/keys":
                     jwk = json.loads(RSAAlgorithm.to_jwk(mock.key.public_key()))
-                    jwk.update(kid=mock.kid, use="sig", endorsements=["msteams"])
-                    self.reply(200, {"keys": [jwk]})
+                    jwk.update(kid=mock.kid, use="sig")
+                    if mock.endorsements is not None:
+                        jwk["endorsements"] = list(mock.endorsements)
+                    bare = json.loads(RSAAlgorithm.to_jwk(mock.bare_key.public_key()))
+                    bare.update(kid=mock.bare_kid, use="sig")
+                    self.reply(200, {"keys": [jwk, bare]})
                 else:
                     self.reply(404, {"error": "not found"})
 
@@ -148,6 +164,7 @@ class MockMicrosoft:
             "recipient": {"id": f"28:{self.app_id}", "name": "SITHS-hjälpen"},
             "conversation": {"id": conversation, "conversationType": "personal",
                              "tenantId": self.tenant_id},
+            "channelData": {"tenant": {"id": self.tenant_id}},
             "timestamp": "2026-01-01T10:00:00.000Z", **extra,
         }
 
