@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import random
 import secrets
 import sqlite3
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -50,6 +52,10 @@ STATUS_MESSAGES = {
         "Din beställning av en ny PUK-kod (referens {ref}) har tagits emot av "
         "kortadministrationen. {cost} PUK-koden kommer med rekommenderat brev till din "
         "hemadress."
+    ),
+    "rejected": (
+        "Kortadministrationen tog inte emot beställningen (referens {ref}), så ingen PUK-kod "
+        "är beställd. Kontakta Servicecenter och uppge referensen."
     ),
 }
 
@@ -198,6 +204,8 @@ class PukOrders:
         if status == "queued" and row["attempts"] > 0:
             error_code = "order_endpoint_down"
             key = "queued_retrying"
+        elif status == "rejected":
+            error_code = "order_rejected"
         card = json.loads(row["card"])
         return {
             "order_id": row["id"],
@@ -223,8 +231,53 @@ class PukOrders:
         }
 
 
+# At most this many rows are sent per pass, oldest due first: a row that keeps failing (or a
+# slow receiver) cannot hold the worker, and every row gets its turn.
+OUTBOX_BATCH = 20
+_MAX_EXPONENT = 60  # 2.0**60: far past any cap, still a finite float
+
+
+def backoff_delay(
+    attempts: int, initial_s: float, max_s: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait after failed attempt number ``attempts`` (1, 2, ...).
+
+    ``min(initial * 2**(attempts-1), max)`` with "equal jitter" (half of it fixed, half random,
+    so orders that failed together do not all retry together). The exponent is capped before
+    it is computed, so any attempt count (10**6 too) gives a finite delay <= ``max_s``.
+    """
+    initial = max(float(initial_s), 0.001)
+    cap = max(float(max_s), initial)
+    exponent = min(max(int(attempts), 1) - 1, _MAX_EXPONENT)
+    base = min(cap, initial * 2.0**exponent)
+    return base / 2 + rand() * base / 2
+
+
+def is_rejection(status_code: int) -> bool:
+    """A 4xx answer means the order system will never take this order as sent: terminal.
+    408 (timeout) and 429 (too many requests) are worth retrying; 409 means "already have it"."""
+    return 400 <= status_code < 500 and status_code not in (408, 409, 429)
+
+
+def _reason(response: httpx.Response) -> str:
+    """A short, printable, masked reason from the order system's answer (for the log)."""
+    from cardagent.identifiers import mask_text
+
+    try:
+        body = response.json()
+        text = str(body.get("error") or body.get("message") or "") if isinstance(body, dict) else ""
+    except ValueError:
+        text = response.text
+    text = "".join(ch if ch.isprintable() else " " for ch in text)[:200].strip()
+    return mask_text(text)
+
+
 class OutboxWorker:
-    """Delivers outbox rows; one thread per agent, woken on new orders, resumes on start."""
+    """Delivers outbox rows; one thread per agent, woken on new orders, resumes on start.
+
+    Retries use :func:`backoff_delay` (capped, jittered, never overflowing); a 4xx answer
+    other than 408/429 is terminal: the order becomes ``rejected`` (``order_rejected`` in the
+    API), is logged (masked) and is never sent again."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
@@ -267,31 +320,58 @@ class OutboxWorker:
             verify = ssl.create_default_context(cafile=o.webhook_tls_ca)
         return httpx.Client(verify=verify, timeout=o.timeout_s, follow_redirects=False)
 
+    # Rows still to send: not delivered, and the order placed and not rejected/cancelled.
+    _PENDING = (
+        "FROM outbox b JOIN puk_orders p ON p.id = b.order_id "
+        "WHERE b.delivered_at IS NULL AND p.status = 'queued'"
+    )
+
     def deliver_due(self) -> float:
-        """Try every due row once; returns seconds until the next one is due."""
+        """Send the due rows, oldest due first, at most ``OUTBOX_BATCH`` per pass; returns
+        seconds until the next one is due."""
         o = self.settings.orders
         now = time.time()
         with self.store.connect() as db:
-            rows = db.execute(
-                "SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY next_attempt_at"
-            ).fetchall()
-        if not rows:
+            waiting = db.execute(f"SELECT COUNT(*) {self._PENDING}").fetchone()[0]
+            if waiting and o.webhook_url:
+                due = db.execute(
+                    f"SELECT b.* {self._PENDING} AND b.next_attempt_at <= ? "
+                    "ORDER BY b.next_attempt_at, b.id LIMIT ?",
+                    (now, OUTBOX_BATCH),
+                ).fetchall()
+            else:
+                due = []
+        if not waiting:
             return 60.0
         if not o.webhook_url:
-            log.warning("%d PUK order(s) waiting: no order webhook configured", len(rows))
+            log.warning("%d PUK order(s) waiting: no order webhook configured", waiting)
             return 60.0
-        due = [r for r in rows if r["next_attempt_at"] <= now]
         if due:
             with self._client() as client:
                 for row in due:
                     if self._stop.is_set():
                         break
-                    self._attempt(client, row)
+                    try:
+                        self._attempt(client, row)
+                    except Exception:  # noqa: BLE001 - one bad row must not stop the others
+                        log.exception("outbox row %s: unexpected error", row["id"])
+                        self._retry_later(row["id"], row["order_id"], row["attempts"] + 1, "error")
         with self.store.connect() as db:
-            nxt = db.execute(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE delivered_at IS NULL"
-            ).fetchone()[0]
+            nxt = db.execute(f"SELECT MIN(b.next_attempt_at) {self._PENDING}").fetchone()[0]
+        if len(due) >= OUTBOX_BATCH:
+            return 0.05  # more may be due right now
         return 60.0 if nxt is None else max(0.05, min(60.0, nxt - time.time()))
+
+    def _retry_later(self, row_id: int, order_id: str, attempts: int, error: str) -> float:
+        o = self.settings.orders
+        delay = backoff_delay(attempts, o.retry_initial_s, o.retry_max_s)
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, time.time() + delay, row_id),
+            )
+        log.warning("PUK order %s not delivered (%s); retry in %.1f s", order_id, error, delay)
+        return delay
 
     def _attempt(self, client: httpx.Client, row: sqlite3.Row) -> None:
         o = self.settings.orders
@@ -303,6 +383,7 @@ class OutboxWorker:
         with self.store.transaction() as db:
             db.execute("UPDATE outbox SET attempts = ? WHERE id = ?", (attempts, row["id"]))
         error: str | None = None
+        rejected = False
         receiver_ref = None
         try:
             r = client.post(o.webhook_url or "", content=row["payload"], headers=headers)
@@ -314,30 +395,39 @@ class OutboxWorker:
                     receiver_ref = None
             else:
                 error = f"HTTP {r.status_code}"
+                if is_rejection(r.status_code):
+                    rejected = True
+                    reason = _reason(r)
+                    error = f"{error}: {reason}" if reason else error
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}"
+        if rejected:
+            # Terminal: never sent again; the order shows as rejected (order_rejected).
+            with self.store.transaction() as db:
+                db.execute("UPDATE outbox SET last_error = ? WHERE id = ?", (error, row["id"]))
+                db.execute(
+                    "UPDATE puk_orders SET status = 'rejected', open = 0 "
+                    "WHERE id = ? AND status = 'queued'",
+                    (row["order_id"],),
+                )
+            log.error(
+                "PUK order %s rejected by the order system (%s); it will not be sent again",
+                row["order_id"],
+                error,
+            )
+            return
+        if error is not None:
+            self._retry_later(row["id"], row["order_id"], attempts, error)
+            return
         now = time.time()
         with self.store.transaction() as db:
-            if error is None:
-                db.execute(
-                    "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
-                    (now, row["id"]),
-                )
-                db.execute(
-                    "UPDATE puk_orders SET status = 'delivered', delivered_at = ?, "
-                    "receiver_reference = ? WHERE id = ?",
-                    (now, receiver_ref, row["order_id"]),
-                )
-                log.info("PUK order %s delivered (attempt %d)", row["order_id"], attempts)
-            else:
-                delay = min(o.retry_max_s, o.retry_initial_s * 2 ** (attempts - 1))
-                db.execute(
-                    "UPDATE outbox SET last_error = ?, next_attempt_at = ? WHERE id = ?",
-                    (error, now + delay, row["id"]),
-                )
-                log.warning(
-                    "PUK order %s not delivered (%s); retry in %.1f s",
-                    row["order_id"],
-                    error,
-                    delay,
-                )
+            db.execute(
+                "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE id = ?",
+                (now, row["id"]),
+            )
+            db.execute(
+                "UPDATE puk_orders SET status = 'delivered', delivered_at = ?, "
+                "receiver_reference = ? WHERE id = ?",
+                (now, receiver_ref, row["order_id"]),
+            )
+        log.info("PUK order %s delivered (attempt %d)", row["order_id"], attempts)

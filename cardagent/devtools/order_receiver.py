@@ -5,9 +5,10 @@ key in SQLite (201 + ``{"reference": "ÄRENDE-…", "duplicate": false}``); a re
 200 with the same reference and ``duplicate: true``, and is counted but not stored again.
 ``GET /orders`` lists stored orders with how many times each key was received.
 
-Fault hooks for tests: ``--fail N`` answers the first N posts with 503; ``--die-after-store``
-exits the process right after committing the first new order, before answering (the worst
-moment for exactly-once).
+Fault hooks for tests: ``--fail N`` answers the first N posts with 503; ``--reject STATUS``
+answers every post with that 4xx (e.g. 400 or 422: the order system refuses the order) and
+stores nothing; ``--die-after-store`` exits the process right after committing the first new
+order, before answering (the worst moment for exactly-once). ``posts`` counts every POST.
 
 Demo: ``python -m cardagent.devtools.order_receiver [--port 8444] [--db FILE]``.
 """
@@ -35,11 +36,17 @@ class OrderReceiver:
         token: str | None = None,
         fail_next: int = 0,
         die_after_store: bool = False,
+        reject_with: int | None = None,
     ) -> None:
         self.db_path = db_path
         self.token = token
         self.fail_next = fail_next
         self.die_after_store = die_after_store
+        self.reject_with = reject_with
+        self.reject_error = "order_invalid"  # the "error" of a rejection (tests may change it)
+        self.fail_keys: set[str] = set()  # tests: these Idempotency-Keys always get 503
+        self.posts = 0  # every POST /orders, whatever the answer
+        self.posts_by_key: dict[str, int] = {}
         self._lock = threading.Lock()
         with self._db() as db:
             db.execute(
@@ -59,15 +66,25 @@ class OrderReceiver:
 
         @app.post("/orders")
         async def post_order(request: Request) -> JSONResponse:
+            with self._lock:
+                self.posts += 1
             if self.token and request.headers.get("authorization") != f"Bearer {self.token}":
                 return JSONResponse({"error": "unauthorized"}, status_code=401)
             key = request.headers.get("idempotency-key")
             if not key:
                 return JSONResponse({"error": "Idempotency-Key required"}, status_code=400)
             with self._lock:
+                self.posts_by_key[key] = self.posts_by_key.get(key, 0) + 1
+                if key in self.fail_keys:
+                    return JSONResponse({"error": "unavailable"}, status_code=503)
                 if self.fail_next > 0:
                     self.fail_next -= 1
                     return JSONResponse({"error": "unavailable"}, status_code=503)
+                if self.reject_with is not None:
+                    return JSONResponse(
+                        {"error": self.reject_error, "message": "TEST: order refused"},
+                        status_code=self.reject_with,
+                    )
             try:
                 body = json.loads(await request.body())
             except ValueError:
@@ -126,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=os.environ.get("ORDER_RECEIVER_TOKEN"))
     parser.add_argument("--fail", type=int, default=0)
     parser.add_argument("--die-after-store", action="store_true")
+    parser.add_argument("--reject", type=int, metavar="STATUS", help="answer every post with it")
     args = parser.parse_args(argv)
     demo = (
         load_settings({k: v for k, v in os.environ.items() if k == "CARDAGENT_DATA_DIR"}).data_dir
@@ -138,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         token=args.token,
         fail_next=args.fail,
         die_after_store=args.die_after_store,
+        reject_with=args.reject,
     )
     print(f"order receiver on https://127.0.0.1:{args.port}/orders", flush=True)
     serve_https(receiver.app, args.port, tls)

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -27,15 +28,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from pkcs11 import Attribute, ObjectClass
 from pkcs11 import exceptions as p11e
 
 from actions import agent_client
 from actions.agent_client import CardAgentClient, CardAgentError
 from cardagent import tokenfile
+from cardagent.api import create_app
 from cardagent.cardwriter import CardWriter, modulus_hash
+from cardagent.config import OrderSettings, Settings
+from cardagent.devtools.order_receiver import OrderReceiver
+from cardagent.devtools.servers import ThreadedServer
 from cardagent.tokenfile import load_or_create_token, read_token
-from tests.cardagent.conftest import free_port
+from tests.cardagent.conftest import BASE_URL, free_port
 from tests.cardagent.test_upgrade import (
     assert_old_intact,
     card_objects,
@@ -507,3 +513,108 @@ def test_destroy_rereads_the_identity(make_agent, fresh_card) -> None:
     finally:
         writer.close()
     assert old_legit_key_present(client, card)
+
+
+# --- the outbox: 4xx is terminal, no overflow, no starvation --------------------------------
+
+
+@pytest.fixture()
+def order_world(tmp_path: Path, tls_files):  # noqa: ANN001, ANN201
+    """The real agent app and the local order receiver over HTTPS, short retry times."""
+    receiver = OrderReceiver(tmp_path / "orders-received.db")
+    server = ThreadedServer(receiver.app, free_port(), tls_files).start()
+    settings = Settings(
+        data_dir=tmp_path / "agent",
+        token=REAL_TOKEN,
+        orders=OrderSettings(
+            webhook_url=f"{server.url}/orders",
+            webhook_tls_ca=str(tls_files.ca),
+            retry_initial_s=0.2,
+            retry_max_s=1.0,
+        ),
+    )
+    app = create_app(settings)
+    yield receiver, app
+    server.stop()
+
+
+def placed_order(app, n: int, attempts: int = 0, due_in: float = 0.0) -> tuple[str, str]:  # noqa: ANN001
+    """An order the person has placed ("Beställ" clicked): status queued + its outbox row,
+    written the way the agent writes them (no card or browser needed for the outbox)."""
+    order_id, now = f"order{n:04d}", time.time()
+    with app.state.store.transaction() as db:
+        db.execute(
+            "INSERT INTO puk_orders (id, card_key, reference, status, open, open_until, card, "
+            "created_at) VALUES (?, ?, ?, 'queued', 1, ?, ?, ?)",
+            (order_id, f"card:test{n}", f"PUK-TEST-{n:04d}", now + 86400, "{}", now),
+        )
+        db.execute(
+            "INSERT INTO outbox (order_id, idempotency_key, payload, attempts, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                order_id,
+                f"puk-order-{order_id}",
+                json.dumps({"order_id": order_id}),
+                attempts,
+                now + due_in,
+            ),
+        )
+    return order_id, f"puk-order-{order_id}"
+
+
+def wait_for(check, timeout: float = 10.0):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_order_system_4xx_is_terminal_and_visible(order_world, caplog, status: int) -> None:
+    receiver, app = order_world
+    receiver.reject_with = status
+    receiver.reject_error = "ogiltigt personnummer 191212121212"
+    order_id, key = placed_order(app, 1)
+    auth = {"Authorization": f"Bearer {REAL_TOKEN}"}
+    with caplog.at_level(logging.INFO), TestClient(app, base_url=BASE_URL, headers=auth) as c:
+
+        def view() -> dict:
+            return c.get(f"/v1/puk-orders/{order_id}").json()
+
+        assert wait_for(lambda: view()["status"] == "rejected"), view()
+        got = view()
+        assert got["error_code"] == "order_rejected"
+        assert "Servicecenter" in got["message"]
+        time.sleep(2.5)  # more than twice the longest retry delay: nothing more is sent
+        assert receiver.posts_by_key[key] == 1
+        assert view()["status"] == "rejected"
+    log = caplog.text
+    assert f"PUK order {order_id} rejected" in log and f"HTTP {status}" in log
+    assert "191212121212" not in log and "19121212-****" in log  # the reason, masked
+
+
+def test_a_row_that_always_fails_does_not_starve_the_others(order_world) -> None:
+    """A row that has failed 1 100 times (the old backoff overflowed there) and still fails
+    must neither block the rows behind it nor be re-sent ahead of them on every pass."""
+    receiver, app = order_world
+    poison, poison_key = placed_order(app, 1, attempts=1100, due_in=-100)
+    receiver.fail_keys.add(poison_key)
+    others = [placed_order(app, n, due_in=-50 + n)[0] for n in range(2, 27)]  # > one batch
+    started = time.monotonic()
+    with TestClient(app, base_url=BASE_URL, headers={"Authorization": f"Bearer {REAL_TOKEN}"}):
+        delivered = wait_for(lambda: len(receiver.orders()) == len(others), timeout=15)
+        assert delivered, f"{len(receiver.orders())} of {len(others)} delivered"
+        time.sleep(2.0)
+        with app.state.store.connect() as db:
+            row = db.execute(
+                "SELECT attempts, next_attempt_at, last_error FROM outbox WHERE order_id = ?",
+                (poison,),
+            ).fetchone()
+    elapsed = time.monotonic() - started
+    assert row["attempts"] > 1100 and row["last_error"] == "HTTP 503"
+    assert row["next_attempt_at"] <= time.time() + 1.0 + 0.5  # capped, finite
+    # backed off: at most one try per half of the shortest capped delay (0.5 s), not per pass
+    assert receiver.posts_by_key[poison_key] <= elapsed / 0.5 + 2
+    assert all(receiver.posts_by_key[f"puk-order-{o}"] == 1 for o in others)
