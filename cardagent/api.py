@@ -14,7 +14,7 @@ from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cardagent import __version__
@@ -45,7 +45,7 @@ from cardagent.tokenfile import load_or_create_token
 log = logging.getLogger("cardagent")
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "Malformed body, or cost not confirmed"},
+    400: {"model": ErrorOut, "description": "Malformed body"},
     401: {"model": ErrorOut, "description": "Missing or wrong bearer token"},
     403: {"model": ErrorOut, "description": "Origin or Host not allowed"},
     404: {"model": ErrorOut, "description": "No such job or order"},
@@ -231,10 +231,23 @@ def _error(
     return MaskingJSONResponse(body, status_code=status, headers=headers)
 
 
+def _page_error(request: Request, kind: str) -> Response | None:
+    """On the agent's own pages (/pin/, /orders/) every error is a Swedish HTML page."""
+    from cardagent.pages.render import area_of, error_page, is_page_path
+
+    path = request.url.path
+    if not is_page_path(path):
+        return None
+    return error_page(kind, request.app.state.settings.region_name, area=area_of(path))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AgentError)
-    async def _agent_error(_request: Request, exc: AgentError) -> JSONResponse:
+    async def _agent_error(request: Request, exc: AgentError) -> Response:
         log.warning("%s: %s", exc.code, exc.detail)
+        html = _page_error(request, "not_found" if exc.status == 404 else "internal")
+        if html is not None:
+            return html
         return MaskingJSONResponse(exc.to_dict(), status_code=exc.status)
 
     @app.exception_handler(Unauthorized)
@@ -247,18 +260,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        html = _page_error(request, "bad_form")
+        if html is not None:
+            return html
         errors = [
             {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        if any("confirm_cost" in e["loc"] for e in errors):
-            note = request.app.state.settings.orders.cost_note
-            return _error(422, "cost_not_confirmed", f"Bekräfta kostnaden först. {note}", errors)
         return _error(422, "invalid_request", "Ogiltig begäran.", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        page_kind = {404: "not_found", 405: "method"}.get(exc.status_code, "bad_form")
+        html = _page_error(request, page_kind)
+        if html is not None:
+            return html
         codes = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed"}
         return _error(
             exc.status_code,
@@ -268,8 +285,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error: %s", type(exc).__name__)
+        html = _page_error(request, "internal")
+        if html is not None:
+            return html
         return _error(
             500, "internal_error", "Ett oväntat fel uppstod i kortagenten.", type(exc).__name__
         )
@@ -293,16 +313,17 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
     app.state.settings = settings
     app.state.token = load_or_create_token(settings.token_file, settings.token)
     app.state.service = service or CardService(settings)
+    from cardagent.pages.routes import page_router
     from cardagent.puk import PukOrders
     from cardagent.store import Store
     from cardagent.upgrade import UpgradeManager
-    from cardagent.write_api import pin_router
 
     store = Store(settings.data_dir / "agent.db")
     app.state.store = store
     app.state.upgrades = UpgradeManager(settings, app.state.service, store)
     app.state.upgrades.recover()
     app.state.orders = PukOrders(settings, app.state.service, store)
+    app.state.orders.recover()
 
     @app.on_event("startup")
     def _start_outbox() -> None:
@@ -318,6 +339,6 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
     # Outside the token-guarded /v1 router on purpose: clients check it BEFORE sending the token.
     app.include_router(build_proof_router(), responses=ERROR_RESPONSES)
     app.include_router(build_v1_router())
-    app.include_router(pin_router)
+    app.include_router(page_router)  # the agent's own pages: /pin/, /orders/ (HTML)
     app.add_middleware(OriginGuardMiddleware, settings=settings)
     return app

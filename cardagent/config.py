@@ -184,6 +184,9 @@ class Settings:
     upgrade_deadline: dt.date | None = None
     puk_max_tries: int = 10
     log_level: str = "info"
+    # Shown on the agent's own pages ("Kortprogrammet på den här datorn" + this name) so the
+    # person can tell them from a look-alike; `make demo-card`/`make run` take it from site.yml.
+    region_name: str = ""
     demo_card: str | None = None
     config_file: Path | None = None
     upgrade: UpgradeSettings = field(default_factory=UpgradeSettings)
@@ -397,6 +400,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             upgrade_deadline=deadline,
             puk_max_tries=int(pick("puk_max_tries", "CARDAGENT_PUK_MAX_TRIES", 10)),
             log_level=str(pick("log_level", "CARDAGENT_LOG_LEVEL", "info")).lower(),
+            region_name=str(
+                pick(
+                    "region_name",
+                    "CARDAGENT_REGION_NAME",
+                    (marker or {}).get("region_name", "") if demo_card else "",
+                )
+                or ""
+            ).strip()[:80],
             demo_card=demo_card,
             config_file=file_path,
             upgrade=upgrade,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Dict, List, Literal, Optional, Type
+from typing import Any, Dict, List, Optional, Type
 
 from pydantic import BaseModel as _PydanticBaseModel
 from pydantic import Field
@@ -230,7 +230,13 @@ class JobOut(BaseModel):
     progress: int = Field(..., ge=0, le=100)
     steps: List[JobStepOut]
     pin_page_url: Optional[str] = Field(
-        None, description="Local page where the user types the PINs (only while waiting_for_pin)"
+        None,
+        description="Local page where the user types the PINs (only while waiting_for_pin): "
+        "with its one-time token (?t=) until the page is opened, then the token-less URL "
+        "that works only in the browser that opened it. Viewing never changes it.",
+    )
+    page_opened: bool = Field(
+        False, description="The PIN page link has been opened (its one-time token is spent)"
     )
     pins: Dict[str, JobPinOut] = Field(default_factory=dict)
     card: JobCardOut
@@ -244,8 +250,13 @@ class JobOut(BaseModel):
 
 
 class PukOrderRequest(BaseModel):
-    confirm_cost: Literal[True] = Field(
-        ..., description="Must be true: the user accepted the cost (about 200 kr, paid by the unit)"
+    """Body of POST /v1/puk-orders: ``{}``. The request only proposes the order; the person
+    consents on the agent's order page (``confirm_page_url``)."""
+
+    confirm_cost: Optional[bool] = Field(
+        None,
+        description="Deprecated and ignored: consent is given only by clicking 'Beställ' on "
+        "the agent's order page",
     )
 
     class Config:
@@ -268,15 +279,30 @@ class OrderDeliveryOut(BaseModel):
 class PukOrderOut(BaseModel):
     order_id: str
     reference: str = Field(..., description="Order reference to give the user")
-    status: str = Field(..., description="queued (accepted, in the outbox) or delivered")
+    status: str = Field(
+        ...,
+        description="awaiting_confirmation (proposed; placed only from the order page), "
+        "queued (placed, in the outbox), delivered, cancelled, rejected (the order system "
+        "refused it)",
+    )
     message: str
     error_code: Optional[str] = Field(
-        None, description="order_endpoint_down while delivery attempts fail (order stays queued)"
+        None,
+        description="order_endpoint_down while delivery attempts fail (order stays queued); "
+        "order_rejected when the order system refused it",
     )
     cost_sek: int
     cost_note: str
     card: OrderCardOut
     delivery: OrderDeliveryOut
+    confirm_page_url: Optional[str] = Field(
+        None,
+        description="The agent's order page where the person clicks 'Beställ' or 'Avbryt': "
+        "with its one-time token (?t=) until opened, then token-less",
+    )
+    page_opened: bool = Field(
+        False, description="The order page link has been opened (its one-time token is spent)"
+    )
     created_at: Optional[str] = None
     open_until: Optional[str] = None
     created: Optional[bool] = Field(

@@ -4,11 +4,15 @@
   name and organisation. No personnummer goes into the order.
 * ``orders_one_open`` (unique partial index) makes a second open order for the same card
   impossible, whatever the concurrency; asking again returns the open order.
-* The order and its outbox row are written in one transaction. A worker thread POSTs the
-  outbox row to the card administration's webhook with an ``Idempotency-Key`` header (the
-  same key on every attempt, across restarts) and retries with exponential backoff until it
-  gets a 2xx (or 409, "already have it"). The receiver deduplicates by the key, so an order
-  the agent accepted reaches it exactly once.
+* A request (from the bot, the widget, anyone with the token) only *proposes* an order:
+  status ``awaiting_confirmation``, nothing in the outbox. The person places it by clicking
+  "Beställ" on the agent's own order page (``/orders/{id}``, see cardagent/pages/), which
+  states the cost and the card; "Avbryt" there cancels it.
+* On "Beställ" the order (``queued``) and its outbox row are written in one transaction.
+  A worker thread POSTs the outbox row to the card administration's webhook with an
+  ``Idempotency-Key`` header (the same key on every attempt, across restarts) and retries
+  with exponential backoff until it gets a 2xx (or 409, "already have it"). The receiver
+  deduplicates by the key, so an order the agent accepted reaches it exactly once.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from cryptography.x509.oid import NameOID
 from cardagent import __version__
 from cardagent.config import FAMILY_EID, FAMILY_LEGACY, Settings
 from cardagent.errors import AgentError
+from cardagent.identifiers import recognise
+from cardagent.pages.links import PageLinks
 from cardagent.service import CardService
 from cardagent.store import Store
 from cardagent.upgrade import card_key_of
@@ -39,10 +45,14 @@ from cardagent.upgrade import card_key_of
 log = logging.getLogger("cardagent.puk")
 
 STATUS_MESSAGES = {
+    "awaiting_confirmation": (
+        "Beställningen är inte gjord än. Öppna sidan för beställningen och klicka på Beställ "
+        "där om du vill beställa en ny PUK-kod. {cost}"
+    ),
     "queued": (
-        "Din beställning av en ny PUK-kod är mottagen (referens {ref}) och skickas till "
-        "kortadministrationen. {cost} PUK-koden kommer med rekommenderat brev till din "
-        "hemadress."
+        "Din beställning av en ny PUK-kod är gjord (referens {ref}) och skickas till "
+        "kortadministrationen. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
+        "signeringskoder."
     ),
     "queued_retrying": (
         "Din beställning (referens {ref}) är sparad men kortadministrationen svarar inte just "
@@ -50,9 +60,10 @@ STATUS_MESSAGES = {
     ),
     "delivered": (
         "Din beställning av en ny PUK-kod (referens {ref}) har tagits emot av "
-        "kortadministrationen. {cost} PUK-koden kommer med rekommenderat brev till din "
-        "hemadress."
+        "kortadministrationen. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
+        "signeringskoder."
     ),
+    "cancelled": "Beställningen avbröts. Ingen PUK-kod har beställts.",
     "rejected": (
         "Kortadministrationen tog inte emot beställningen (referens {ref}), så ingen PUK-kod "
         "är beställd. Kontakta Servicecenter och uppge referensen."
@@ -81,31 +92,58 @@ def _iso(ts: float | None) -> str | None:
 
 
 class PukOrders:
+    """Order proposals, the person's confirmation on the order page, and their status.
+
+    ``create`` only proposes (``awaiting_confirmation``, no outbox row, nothing sent); the
+    order is placed - status ``queued`` and its outbox row, in one transaction - only by
+    :meth:`confirm`, which only the order page calls after the person clicked "Beställ".
+    """
+
     def __init__(self, settings: Settings, service: CardService, store: Store) -> None:
         self.settings = settings
         self.service = service
         self.store = store
         self.worker = OutboxWorker(settings, store)
+        self.links = PageLinks(store, "orders", settings.port, settings.upgrade.pin_page_ttl_s)
 
-    def create(self, confirm_cost: bool) -> tuple[dict[str, Any], bool]:
+    def recover(self) -> None:
+        """After a restart: a proposal whose page was never opened gets one new link (its
+        clear token lived only in the old process's memory)."""
+        with self.store.connect() as db:
+            rows = db.execute(
+                "SELECT id FROM puk_orders WHERE status = 'awaiting_confirmation' AND open = 1"
+            ).fetchall()
+        for row in rows:
+            if not self.links.opened(row["id"]):
+                self.links.issue(row["id"])
+
+    def create(self) -> tuple[dict[str, Any], bool]:
+        """Propose a PUK order for the card in the reader (or return the card's open one)."""
         o = self.settings.orders
-        if not confirm_cost:
-            raise OrderRefused(
-                "cost_not_confirmed",
-                f"Bekräfta kostnaden först. {o.cost_note}",
-                status=400,
-            )
         card = self._identify()
         now = time.time()
+        existing: str | None = None
         with self.store.transaction() as db:
+            # Old proposals nobody confirmed end as cancelled; old placed orders just close.
+            db.execute(
+                "UPDATE puk_orders SET open = 0, status = 'cancelled' WHERE open = 1 "
+                "AND open_until < ? AND status = 'awaiting_confirmation'",
+                (now,),
+            )
             db.execute("UPDATE puk_orders SET open = 0 WHERE open = 1 AND open_until < ?", (now,))
             row = db.execute(
-                "SELECT id FROM puk_orders WHERE card_key = ? AND open = 1", (card["key"],)
+                "SELECT id, status FROM puk_orders WHERE card_key = ? AND open = 1",
+                (card["key"],),
             ).fetchone()
             if row is not None:
                 existing = row["id"]
+                # Asked again (the chat's "start again"): a proposal whose link was opened
+                # elsewhere or has expired gets a new link; an unspent one stays the same.
+                if row["status"] == "awaiting_confirmation" and not self.links.has_live_token(
+                    existing
+                ):
+                    self.links.issue(existing, db=db)
             else:
-                existing = None
                 order_id = secrets.token_hex(8)
                 reference = (
                     "PUK-"
@@ -115,7 +153,7 @@ class PukOrders:
                 public_card = {k: v for k, v in card.items() if k != "key"}
                 db.execute(
                     "INSERT INTO puk_orders (id, card_key, reference, status, open, open_until, "
-                    "card, created_at) VALUES (?, ?, ?, 'queued', 1, ?, ?, ?)",
+                    "card, created_at) VALUES (?, ?, ?, 'awaiting_confirmation', 1, ?, ?, ?)",
                     (
                         order_id,
                         card["key"],
@@ -125,28 +163,67 @@ class PukOrders:
                         now,
                     ),
                 )
-                payload = {
-                    "type": "siths.puk_order",
-                    "order_id": order_id,
-                    "reference": reference,
-                    "created_at": _iso(now),
-                    "card": public_card,
-                    "cost_sek": o.cost_sek,
-                    "cost_note": o.cost_note,
-                    "cost_confirmed_by_user": True,
-                    "delivery": "registered_letter_to_home_address",
-                    "source": f"SITHS card agent {__version__}",
-                }
-                db.execute(
-                    "INSERT INTO outbox (order_id, idempotency_key, payload, next_attempt_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    (order_id, f"puk-order-{order_id}", json.dumps(payload), now),
-                )
+                self.links.issue(order_id, db=db)
         if existing is not None:
             return self.view(existing), False
-        log.info("PUK order %s accepted (%s)", order_id, reference)
-        self.worker.wake()
+        log.info("PUK order %s proposed; waiting for the person to confirm it", order_id)
         return self.view(order_id), True
+
+    def confirm(self, order_id: str) -> bool:
+        """The person clicked "Beställ": place the order (queued + outbox row), exactly once.
+
+        Returns False when there was nothing to place (already placed, cancelled, closed):
+        a double click or a resubmitted form changes nothing.
+        """
+        o = self.settings.orders
+        now = time.time()
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM puk_orders WHERE id = ? AND status = 'awaiting_confirmation' "
+                "AND open = 1",
+                (order_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            db.execute(
+                "UPDATE puk_orders SET status = 'queued' WHERE id = ? "
+                "AND status = 'awaiting_confirmation'",
+                (order_id,),
+            )
+            payload = {
+                "type": "siths.puk_order",
+                "order_id": order_id,
+                "reference": row["reference"],
+                "created_at": _iso(row["created_at"]),
+                "confirmed_at": _iso(now),
+                "card": json.loads(row["card"]),
+                "cost_sek": o.cost_sek,
+                "cost_note": o.cost_note,
+                "cost_confirmed_by_user": True,
+                "confirmed_on": "card_agent_order_page",
+                "delivery": "registered_letter_to_home_address",
+                "source": f"SITHS card agent {__version__}",
+            }
+            db.execute(
+                "INSERT INTO outbox (order_id, idempotency_key, payload, next_attempt_at) "
+                "VALUES (?, ?, ?, ?)",
+                (order_id, f"puk-order-{order_id}", json.dumps(payload), now),
+            )
+        log.info("PUK order %s confirmed on the order page (%s)", order_id, row["reference"])
+        self.worker.wake()
+        return True
+
+    def cancel(self, order_id: str) -> bool:
+        """The person clicked "Avbryt" on the order page: the proposal ends, nothing is sent."""
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "UPDATE puk_orders SET status = 'cancelled', open = 0 WHERE id = ? "
+                "AND status = 'awaiting_confirmation'",
+                (order_id,),
+            )
+        if cur.rowcount == 1:
+            log.info("PUK order %s cancelled on the order page", order_id)
+        return cur.rowcount == 1
 
     def _identify(self) -> dict[str, Any]:
         reading = self.service.read()
@@ -188,25 +265,32 @@ class PukOrders:
             "card_state": reading.classification.state,
         }
 
-    def view(self, order_id: str) -> dict[str, Any]:
+    def _row(self, order_id: str) -> sqlite3.Row:
         with self.store.connect() as db:
             row = db.execute(
                 "SELECT o.*, b.attempts, b.last_error, b.next_attempt_at FROM puk_orders o "
-                "JOIN outbox b ON b.order_id = o.id WHERE o.id = ?",
+                "LEFT JOIN outbox b ON b.order_id = o.id WHERE o.id = ?",
                 (order_id,),
             ).fetchone()
         if row is None:
             raise OrderNotFound(f"no order {order_id}")
+        return row
+
+    def view(self, order_id: str) -> dict[str, Any]:
+        row = self._row(order_id)
         o = self.settings.orders
         status = row["status"]
+        attempts = row["attempts"] or 0
         error_code = None
-        key = status
-        if status == "queued" and row["attempts"] > 0:
+        key = status if status in STATUS_MESSAGES else "queued"
+        if status == "queued" and attempts > 0:
             error_code = "order_endpoint_down"
             key = "queued_retrying"
         elif status == "rejected":
             error_code = "order_rejected"
         card = json.loads(row["card"])
+        opened = self.links.opened(order_id)
+        url = self.links.url(order_id) if status == "awaiting_confirmation" or opened else None
         return {
             "order_id": row["id"],
             "reference": row["reference"],
@@ -221,13 +305,37 @@ class PukOrders:
                 "organisation": card.get("organisation"),
             },
             "delivery": {
-                "attempts": row["attempts"],
+                "attempts": attempts,
                 "delivered_at": _iso(row["delivered_at"]),
-                "next_attempt_at": None if row["delivered_at"] else _iso(row["next_attempt_at"]),
+                "next_attempt_at": (
+                    None
+                    if row["delivered_at"] or row["next_attempt_at"] is None
+                    else _iso(row["next_attempt_at"])
+                ),
                 "receiver_reference": row["receiver_reference"],
             },
+            "confirm_page_url": url,
+            "page_opened": opened,
             "created_at": _iso(row["created_at"]),
             "open_until": _iso(row["open_until"]),
+        }
+
+    def page_facts(self, order_id: str) -> dict[str, Any]:
+        """What the order page shows: the card as the agent read it, cost, status."""
+        row = self._row(order_id)
+        card = json.loads(row["card"])
+        name = " ".join(p for p in (card.get("given_name"), card.get("surname")) if p)
+        return {
+            "order_status": row["status"],
+            "reference": row["reference"],
+            "retrying": row["status"] == "queued" and (row["attempts"] or 0) > 0,
+            "cost_note": self.settings.orders.cost_note,
+            "card": {
+                "name": name,
+                "hsa_id": recognise(card.get("hsa_id")).masked if card.get("hsa_id") else "",
+                "organisation": card.get("organisation") or "",
+                "serial": card.get("card_serial") or "",
+            },
         }
 
 

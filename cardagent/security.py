@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
@@ -16,6 +17,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cardagent.config import Settings
+from cardagent.pages.render import PAGE_HEADERS, area_of, error_page_bytes, is_page_path
+
+log = logging.getLogger("cardagent.security")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -113,30 +117,48 @@ class OriginGuardMiddleware:
         self.allowed_origins = {o.rstrip("/") for o in settings.allowed_origins}
         self.allowed_hosts = {h.lower() for h in settings.allowed_hosts}
         self.own_origins = {f"http://{h}:{settings.port}" for h in self.allowed_hosts}
+        self.region_name = settings.region_name
+
+    def page_post_allowed(self, scope: Scope) -> bool:
+        """A POST to the agent's own pages must come from those pages: ``Origin`` equal to
+        the agent's own origin (the one this request was sent to) or ``Sec-Fetch-Site:
+        same-origin``. Refused: neither header (a non-browser client or a very old browser),
+        ``Origin: null`` or another origin, ``Sec-Fetch-Site`` cross-site, same-site (another
+        port on 127.0.0.1 is same-site) or none."""
+        origin = _header(scope, b"origin")
+        site = _header(scope, b"sec-fetch-site")
+        if origin is None and site is None:
+            return False
+        if origin is not None:
+            host = (_header(scope, b"host") or "").strip().lower()
+            own = origin.strip().lower()
+            if own not in self.own_origins or (host and own != f"http://{host}"):
+                return False
+        return site is None or site.strip().lower() == "same-origin"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        page = is_page_path(path)
         host = _header(scope, b"host")
         if host is not None and _host_only(host) not in self.allowed_hosts:
+            if page:
+                await _html(send, *error_page_bytes("host", self.region_name, area=area_of(path)))
+                return
             await _json(
                 send, 403, {"error": "host_not_allowed", "message": "Otillåten värd (Host)."}
             )
             return
         origin = _header(scope, b"origin")
-        if scope.get("path", "").startswith("/pin/"):
-            # The agent's own PIN page: no CORS at all. A form POST must come from the page
-            # itself (Origin = the agent, Sec-Fetch-Site same-origin when the browser sends it).
-            site = _header(scope, b"sec-fetch-site")
-            if scope["method"] != "GET" and (
-                (origin is not None and origin.rstrip("/") not in self.own_origins)
-                or (site is not None and site not in ("same-origin", "none"))
-            ):
-                await _json(
-                    send,
-                    403,
-                    {"error": "origin_not_allowed", "message": "Otillåten avsändare."},
+        if page:
+            # The agent's own pages (/pin/, /orders/): no CORS at all, HTML errors only, and
+            # a POST only from the page itself.
+            if scope["method"] not in ("GET", "HEAD") and not self.page_post_allowed(scope):
+                log.warning("page %s refused: not sent from the agent's own page", scope["method"])
+                await _html(
+                    send, *error_page_bytes("wrong_origin", self.region_name, area=area_of(path))
                 )
                 return
             await self.app(scope, receive, send)
@@ -186,6 +208,15 @@ class OriginGuardMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
+
+
+async def _html(send: Send, status: int, data: bytes) -> None:
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(data)).encode()),
+    ] + [(k.lower().encode(), v.encode()) for k, v in PAGE_HEADERS.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 async def _json(

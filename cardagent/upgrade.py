@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import logging
 import secrets
 import sqlite3
@@ -57,6 +55,8 @@ from cardagent.est import (
     check_issued,
     load_trust_anchors,
 )
+from cardagent.pages.forms import valid_pin
+from cardagent.pages.links import PageLinks
 from cardagent.service import CardReading, CardService, token_role
 from cardagent.store import Store
 
@@ -190,10 +190,6 @@ class _NeedPin(Exception):
         self.code, self.role, self.left = code, role, left
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat() if ts else None
 
@@ -219,7 +215,8 @@ class UpgradeManager:
         self.settings = settings
         self.service = service
         self.store = store
-        self._page_tokens: dict[str, str] = {}
+        # One-time PIN page links and page sessions (cardagent/pages/links.py).
+        self.links = PageLinks(store, "pin", settings.port, settings.upgrade.pin_page_ttl_s)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
@@ -238,8 +235,10 @@ class UpgradeManager:
             )
             self._to_waiting(job["id"], "agent_restarted")
         for job in self.store.jobs_with_status("waiting_for_pin"):
-            if job["id"] not in self._page_tokens:
-                self._new_page_token(job["id"])
+            # The clear link token lived only in the old process: a page never opened gets
+            # exactly one new link; an opened page keeps its session cookie (token-less URL).
+            if not self.links.opened(job["id"]):
+                self.links.issue(job["id"])
 
     # --- public API ----------------------------------------------------------------------
 
@@ -253,7 +252,7 @@ class UpgradeManager:
             raise UpgradeRefused("not_a_siths_card", "Kortet i läsaren är inget SITHS-kort.")
         existing = self.store.active_job(key)
         if existing:
-            return self.view(existing["id"]), False
+            return self._again(existing), False
         c = reading.classification
         base = c.base_state or c.state
         if c.state == "pin_blocked":
@@ -273,7 +272,6 @@ class UpgradeManager:
             )
         state = self._initial_state(reading)
         job_id = secrets.token_hex(8)
-        token = secrets.token_urlsafe(32)
         try:
             with self.store.transaction() as db:
                 self.store.insert_job(
@@ -284,16 +282,14 @@ class UpgradeManager:
                         "status": "waiting_for_pin",
                         "message": MESSAGES["waiting_for_pin"],
                         "state": state,
-                        "page_token_hash": _hash_token(token),
-                        "page_expires": time.time() + self.settings.upgrade.pin_page_ttl_s,
                     },
                 )
+                self.links.issue(job_id, db=db)
         except sqlite3.IntegrityError:
             existing = self.store.active_job(key)
             if existing:
-                return self.view(existing["id"]), False
+                return self._again(existing), False
             raise
-        self._page_tokens[job_id] = token
         log.info("upgrade job %s created for %s", job_id, key)
         return self.view(job_id), True
 
@@ -316,12 +312,8 @@ class UpgradeManager:
             else:
                 s = "pending"
             steps.append({"name": name, "title": title, "status": s})
-        url = None
-        if status == "waiting_for_pin":
-            if job["page_expires"] and job["page_expires"] < time.time():
-                self._new_page_token(job_id)
-            token = self._page_tokens.get(job_id) or self._new_page_token(job_id)
-            url = self.page_url(job_id, token)
+        # Viewing never mints a link: the same URL until the page is opened, then token-less.
+        url = self.links.url(job_id) if status == "waiting_for_pin" else None
         return {
             "job_id": job["id"],
             "type": "upgrade",
@@ -333,6 +325,7 @@ class UpgradeManager:
             "progress": job["progress"],
             "steps": steps,
             "pin_page_url": url,
+            "page_opened": self.links.opened(job_id),
             "pins": st.get("pins", {}),
             "card": {"reader": st["card"]["reader"], "serial": st["card"].get("serial")},
             "certificates": st.get("certificates", []),
@@ -341,32 +334,28 @@ class UpgradeManager:
             "finished_at": _iso(job["finished_at"]),
         }
 
-    def page_url(self, job_id: str, token: str) -> str:
-        return f"http://127.0.0.1:{self.settings.port}/pin/{job_id}?t={token}"
-
-    def check_page_token(self, job_id: str, token: str) -> dict[str, Any] | None:
-        job = self.store.job(job_id)
-        if job is None or not job["page_token_hash"] or not token:
-            return None
-        if not hmac.compare_digest(job["page_token_hash"], _hash_token(token)):
-            return None
-        if job["status"] == "waiting_for_pin" and (job["page_expires"] or 0) < time.time():
-            return None
-        return job
+    def _again(self, job: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/upgrade for a card whose job is active (the chat's "start again"): a job
+        waiting for the PINs whose link was opened elsewhere or has expired gets a new link;
+        an unspent link stays the same."""
+        if job["status"] == "waiting_for_pin" and not self.links.has_live_token(job["id"]):
+            self.links.issue(job["id"])
+        return self.view(job["id"])
 
     def submit(
         self,
         job_id: str,
-        token: str,
         pins: dict[str, str | None],
         *,
         confirm_final_try: bool,
         cancel: bool = False,
     ) -> str:
-        """From the PIN page. Returns "started", "cancelled" or a refusal code."""
-        job = self.check_page_token(job_id, token)
+        """From the PIN page (which has checked the page session). ``confirm_final_try`` is
+        the confirmation the page recorded server-side for this job's page session, never a
+        form field. Returns "started", "cancelled" or a refusal code."""
+        job = self.store.job(job_id)
         if job is None:
-            return "bad_token"
+            return "not_found"
         if job["status"] != "waiting_for_pin":
             return "not_waiting"
         touched = bool(job["state"].get("touched"))
@@ -406,16 +395,6 @@ class UpgradeManager:
             thread.join(timeout)
 
     # --- internals -----------------------------------------------------------------------
-
-    def _new_page_token(self, job_id: str) -> str:
-        token = secrets.token_urlsafe(32)
-        self.store.update_job(
-            job_id,
-            page_token_hash=_hash_token(token),
-            page_expires=time.time() + self.settings.upgrade.pin_page_ttl_s,
-        )
-        self._page_tokens[job_id] = token
-        return token
 
     def _initial_state(self, reading: CardReading) -> dict[str, Any]:
         serials: dict[str, str] = {}
@@ -520,13 +499,8 @@ class UpgradeManager:
             message=_error_message(code, role, left),
             state=state,
         )
-        token = self._page_tokens.get(job_id)
-        if token is None:
-            self._new_page_token(job_id)
-        else:  # same link as before: the user's open page keeps working
-            self.store.update_job(
-                job_id, page_expires=time.time() + self.settings.upgrade.pin_page_ttl_s
-            )
+        # The page session (cookie) slides with every page request, so the person's open
+        # page keeps working; a page never opened still has its unspent link.
 
     def _finish(
         self, job_id: str, status: str, code: str | None = None, message: str | None = None
@@ -715,7 +689,7 @@ class UpgradeManager:
             ppad = writer.protected_auth_path(serial)
             pin = None if ppad else pins.get(role)
             if not ppad:
-                if not pin or not pin.isdigit() or not 4 <= len(pin) <= 12:
+                if not valid_pin(pin):  # ASCII 0-9 only: isdigit() accepts other digits
                     raise _NeedPin("wrong_pin", role, status[role].retries_left)
                 left = pcsc_probe.verify_pin(card["reader"], self.settings.probe, role, pin)
                 if left is not None and left >= 0:

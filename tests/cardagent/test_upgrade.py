@@ -33,6 +33,10 @@ from tests.cardagent.conftest import (
 
 PINS = {"pin_legitimering": DEMO_PIN_LEGITIMERING, "pin_underskrift": DEMO_PIN_UNDERSKRIFT}
 OWN_ORIGIN = "http://127.0.0.1:8765"
+# The headers Chromium sends with a form POST from the agent's own page (Referrer-Policy
+# same-origin). The browser itself is driven end to end in tests/security/test_agent_pages.py;
+# these in-process tests exercise the job logic behind the page.
+BROWSER_POST = {"Origin": OWN_ORIGIN, "Sec-Fetch-Site": "same-origin"}
 
 
 @pytest.fixture()
@@ -72,20 +76,47 @@ def start_job(client: TestClient) -> dict:
     return job
 
 
-def submit_pins(client: TestClient, job: dict, pins: dict | None = None, **extra: str):
-    url = job["pin_page_url"].split("8765", 1)[-1] if "8765" in job["pin_page_url"] else None
-    path = url or "/" + job["pin_page_url"].split("/", 3)[3]
-    page = client.get(path)
+def local_path(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+def open_page(client: TestClient, job: dict):
+    """Open the job's pin_page_url like a browser: the one-time link is exchanged for the page
+    session cookie (303 to the token-less URL), which this client keeps."""
+    page = client.get(local_path(job["pin_page_url"]))
     assert page.status_code == 200, page.text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)
-    data = {"t": token, "csrf": csrf, "action": "start", **(pins or PINS), **extra}
+    return page
+
+
+def csrf_of(page_text: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page_text).group(1)
+
+
+def post_page(client: TestClient, job_id: str, data: dict, headers: dict | None = None):
     return client.post(
-        f"/pin/{job['job_id']}",
+        f"/pin/{job_id}",
         data=data,
-        headers={"Origin": OWN_ORIGIN},
+        headers=BROWSER_POST if headers is None else headers,
         follow_redirects=False,
     )
+
+
+def submit_pins(client: TestClient, job: dict, pins: dict | None = None, **extra: str):
+    page = open_page(client, job)
+    assert 'name="pin_legitimering"' in page.text, page.text
+    data = {"csrf": csrf_of(page.text), "action": "start", **(pins or PINS), **extra}
+    return post_page(client, job["job_id"], data)
+
+
+def confirm_final_try(client: TestClient, job: dict) -> None:
+    """The separate final-try step: the page asks first; "Jag förstår" is recorded on the
+    agent for this page session."""
+    page = open_page(client, job)
+    assert "Koden låses om den blir fel" in page.text, page.text
+    assert 'name="pin_legitimering"' not in page.text  # no PIN form before the confirmation
+    data = {"csrf": csrf_of(page.text), "action": "confirm_final_try"}
+    r = post_page(client, job["job_id"], data)
+    assert r.status_code == 303
 
 
 def finish(client: TestClient, job_id: str, timeout: float = 60) -> dict:
@@ -187,8 +218,9 @@ def test_full_upgrade_of_old_card(make_agent, fresh_card, test_pki, est_ca) -> N
     state = client.get("/v1/card/state").json()
     assert state["state"] == "upgraded"
     assert state["details"]["certificate_profile"] == "hsa_and_personnummer_pairs"
-    # the PIN page now shows the result, the token cannot start anything again
-    status_page = client.get("/" + job["pin_page_url"].split("/", 3)[3])
+    # the PIN page (token-less now, this client holds the cookie) shows the result
+    assert done["pin_page_url"] is None and done["page_opened"] is True
+    status_page = client.get(f"/pin/{job['job_id']}")
     assert "Uppgraderingen är klar" in status_page.text
     # a new POST for the upgraded card is refused
     r = client.post("/v1/upgrade", json={})
@@ -227,7 +259,10 @@ def test_wrong_pin_keeps_card_and_counts(make_agent, fresh_card, card_slot, est_
     assert after["status"] == "waiting_for_pin"
     assert after["error_code"] == "wrong_pin"
     assert "2 försök kvar" in after["message"]
-    assert after["pin_page_url"] == job["pin_page_url"]  # same link keeps working
+    # the page was opened: the token is spent, the token-less URL works in this browser
+    assert after["pin_page_url"] == f"http://127.0.0.1:8765/pin/{job['job_id']}"
+    assert after["page_opened"] is True
+    assert "2 försök kvar" in open_page(client, after).text
     assert card_slot.reader.applet.card["pins"]["129"]["tries_left"] == 2
     assert_old_intact(client, card)
     assert est_ca.requests == requests_before  # nothing was sent to the CA
@@ -238,15 +273,22 @@ def test_final_try_needs_confirmation(make_agent, fresh_card, card_slot, test_pk
     card_slot.reader.applet.card["pins"]["129"]["tries_left"] = 1  # legitimering: final try
     client = make_agent()
     job = start_job(client)
-    # without confirming: refused before any PIN is tried, the counter is untouched
-    submit_pins(client, job)
+    # the page asks first; a posted form (even with the old confirm_final_try=1 field) is
+    # not accepted before the confirmation step: no PIN is tried, the counter is untouched
+    page = open_page(client, job)
+    assert "Koden låses om den blir fel" in page.text
+    r = post_page(
+        client,
+        job["job_id"],
+        {"csrf": csrf_of(page.text), "action": "start", "confirm_final_try": "1", **PINS},
+    )
+    assert r.status_code == 303
     after = finish(client, job["job_id"])
-    assert after["status"] == "waiting_for_pin" and after["error_code"] == "pin_final_try"
+    assert after["status"] == "waiting_for_pin"
     assert card_slot.reader.applet.card["pins"]["129"]["tries_left"] == 1
-    page = client.get("/" + after["pin_page_url"].split("/", 3)[3])
-    assert 'name="confirm_final_try"' in page.text
     # confirmed on the page: the (right) PIN is tried and the upgrade runs
-    submit_pins(client, after, confirm_final_try="1")
+    confirm_final_try(client, after)
+    submit_pins(client, after)
     done = finish(client, job["job_id"])
     assert done["status"] == "succeeded", done
     assert card_slot.reader.applet.card["pins"]["129"]["tries_left"] == 3
@@ -258,12 +300,9 @@ def test_final_try_wrong_pin_blocks_and_fails(make_agent, fresh_card, card_slot)
     card_slot.reader.applet.card["pins"]["130"]["tries_left"] = 1  # underskrift: final try
     client = make_agent()
     job = start_job(client)
-    submit_pins(
-        client,
-        job,
-        {"pin_legitimering": DEMO_PIN_LEGITIMERING, "pin_underskrift": "999999"},
-        confirm_final_try="1",
-    )
+    confirm_final_try(client, job)
+    wrong = {"pin_legitimering": DEMO_PIN_LEGITIMERING, "pin_underskrift": "999999"}
+    submit_pins(client, job, wrong)
     after = finish(client, job["job_id"])
     assert after["status"] == "failed" and after["error_code"] == "pin_blocked"
     assert "PUK" in after["message"]
@@ -277,32 +316,43 @@ def test_pin_page_rejects_forgery(make_agent, fresh_card) -> None:
     fresh_card("old")
     client = make_agent()
     job = start_job(client)
-    path = "/" + job["pin_page_url"].split("/", 3)[3]
-    token = path.split("t=", 1)[1]
-    assert client.get(f"/pin/{job['job_id']}?t=wrong").status_code == 403
-    page = client.get(path)
+    path = local_path(job["pin_page_url"])
+    assert client.get(f"/pin/{job['job_id']}?t=wrong").status_code == 404
+    page = open_page(client, job)
     assert page.headers["x-frame-options"] == "DENY"
-    assert "no-referrer" in page.headers["referrer-policy"]
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert "access-control-allow-origin" not in page.headers
     assert '<html lang="sv">' in page.text and '<label for="pin_legitimering">' in page.text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    form = {"t": token, "csrf": csrf, "action": "start", **PINS}
-    # cross-site POST (other origin) is refused before it reaches the job
-    r = client.post(f"/pin/{job['job_id']}", data=form, headers={"Origin": "https://evil.example"})
-    assert r.status_code == 403
-    r = client.post(f"/pin/{job['job_id']}", data=form, headers={"Sec-Fetch-Site": "cross-site"})
-    assert r.status_code == 403
+    assert "Kortprogrammet på den här datorn" in page.text
+    form = {"csrf": csrf_of(page.text), "action": "start", **PINS}
+    url = f"/pin/{job['job_id']}"
+    # not from the page itself: refused before it reaches the job, as a Swedish HTML page
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:9999"},
+        {"Origin": OWN_ORIGIN, "Sec-Fetch-Site": "cross-site"},
+        {},  # neither header
+    ):
+        r = post_page(client, job["job_id"], form, headers=headers)
+        assert r.status_code == 403, headers
+        assert r.headers["content-type"].startswith("text/html")
+        assert "Begäran stoppades" in r.text
     # wrong CSRF field
-    r = client.post(
-        f"/pin/{job['job_id']}", data={**form, "csrf": "x"}, headers={"Origin": OWN_ORIGIN}
-    )
-    assert r.status_code == 403
+    r = post_page(client, job["job_id"], {**form, "csrf": "x"})
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"]
     # no cookie (a different browser / attacker who only knows the URL)
     bare = TestClient(client.app, base_url=BASE_URL)
-    r = bare.post(f"/pin/{job['job_id']}", data=form, headers={"Origin": OWN_ORIGIN})
-    assert r.status_code == 403
+    r = bare.post(url, data=form, headers=BROWSER_POST)
+    assert r.status_code == 403 and "Länken har redan använts" in r.text
+    # the spent link, opened again without the cookie
+    r = bare.get(path)
+    assert r.status_code == 403 and "Länken har redan använts" in r.text
     # DNS rebinding: foreign Host
-    assert client.get(path, headers={"Host": "evil.example"}).status_code == 403
+    r = client.get(url, headers={"Host": "evil.example"})
+    assert r.status_code == 403 and "text/html" in r.headers["content-type"]
     assert client.get(f"/v1/jobs/{job['job_id']}").json()["status"] == "waiting_for_pin"
 
 

@@ -91,25 +91,53 @@ def agent(agent_env, est_server, tls_files, trust_anchors, pcscd_service):
     a.stop()
 
 
-def submit_pins(agent: Agent, page_url: str) -> None:
-    with httpx.Client(base_url=agent.url, timeout=30) as browser:
-        path = "/" + page_url.split("/", 3)[3]
-        page = browser.get(path)
-        assert page.status_code == 200
+class Browser:
+    """The person's browser for the agent's pages: keeps the page session cookie and sends
+    what Chromium sends with a form POST from the page (Origin + Sec-Fetch-Site). The real
+    browser is driven in tests/security/test_agent_pages.py."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.http = httpx.Client(timeout=30, follow_redirects=True)
+
+    def open(self, url: str) -> httpx.Response:
+        page = self.http.get(url)
+        assert page.status_code == 200, page.text
+        return page
+
+    def post(self, page: httpx.Response, data: dict) -> httpx.Response:
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)
-        r = browser.post(
-            path.split("?")[0],
-            data={
-                "t": token,
-                "csrf": csrf,
-                "action": "start",
-                "pin_legitimering": DEMO_PIN_LEGITIMERING,
-                "pin_underskrift": DEMO_PIN_UNDERSKRIFT,
-            },
-            headers={"Origin": agent.url},
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        return self.http.post(
+            self.agent.url + action,
+            data={"csrf": csrf, **data},
+            headers={"Origin": self.agent.url, "Sec-Fetch-Site": "same-origin"},
         )
-        assert r.status_code in (200, 303), r.text
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def submit_pins(browser: Browser, page_url: str) -> None:
+    page = browser.open(page_url)
+    r = browser.post(
+        page,
+        {
+            "action": "start",
+            "pin_legitimering": DEMO_PIN_LEGITIMERING,
+            "pin_underskrift": DEMO_PIN_UNDERSKRIFT,
+        },
+    )
+    assert r.status_code == 200, r.text
+
+
+def place_order(browser: Browser, order: dict) -> httpx.Response:
+    """The person opens the order page and clicks "Beställ"."""
+    page = browser.open(order["confirm_page_url"])
+    assert "ca 200 kr" in page.text and "Beställ" in page.text
+    r = browser.post(page, {"action": "order"})
+    assert r.status_code == 200, r.text
+    return r
 
 
 def wait_job(agent: Agent, job_id: str, until: tuple[str, ...], timeout: float = 60) -> dict:
@@ -134,7 +162,8 @@ def test_agent_killed_mid_upgrade_and_restarted(
     r = agent.post("/v1/upgrade", {})
     assert r.status_code == 201, r.text
     job = r.json()
-    submit_pins(agent, job["pin_page_url"])
+    browser = Browser(agent)
+    submit_pins(browser, job["pin_page_url"])
     marker = Path(agent.env["CARDAGENT_DATA_DIR"]) / "testhook-paused"
     deadline = time.monotonic() + 60
     while not marker.exists():
@@ -148,6 +177,8 @@ def test_agent_killed_mid_upgrade_and_restarted(
     agent.start()  # no hook now
     after = agent.get(f"/v1/jobs/{job['job_id']}").json()
     assert after["status"] == "waiting_for_pin" and after["error_code"] == "agent_restarted"
+    # the page was opened before the kill: the same browser continues (cookie), no new token
+    assert after["page_opened"] is True and "?t=" not in after["pin_page_url"]
     assert agent.get("/v1/card/state").json()["state"] in (
         "not_upgraded",
         "upgraded_with_old_restored",
@@ -156,7 +187,8 @@ def test_agent_killed_mid_upgrade_and_restarted(
     # the same card cannot get a second job meanwhile
     again = agent.post("/v1/upgrade", {})
     assert again.status_code == 200 and again.json()["job_id"] == job["job_id"]
-    submit_pins(agent, after["pin_page_url"])
+    submit_pins(browser, after["pin_page_url"])
+    browser.close()
     done = wait_job(agent, job["job_id"], ("succeeded", "failed", "rolled_back"))
     assert done["status"] == "succeeded", done
     assert_upgraded(None, card, test_pki)
@@ -247,18 +279,27 @@ def test_ten_concurrent_puk_requests_make_one_order(agent, receiver, fresh_card)
     )
     agent.start()
     with ThreadPoolExecutor(10) as pool:
-        answers = list(
-            pool.map(lambda _: agent.post("/v1/puk-orders", {"confirm_cost": True}), range(10))
-        )
+        answers = list(pool.map(lambda _: agent.post("/v1/puk-orders", {}), range(10)))
     assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers]
     bodies = [a.json() for a in answers]
     assert len({b["order_id"] for b in bodies}) == 1
     assert sum(1 for a in answers if a.status_code == 201) == 1
     assert sum(1 for b in bodies if b["created"]) == 1
-    first = bodies[0]
+    first = next(b for b in bodies if b["created"])
     assert first["reference"].startswith("PUK-") and "200 kr" in first["cost_note"]
     assert first["cost_sek"] == 200
-    # delivered once
+    # only proposed: nothing placed, nothing sent, whatever the callers said
+    assert first["status"] == "awaiting_confirmation" and first["page_opened"] is False
+    assert "?t=" in first["confirm_page_url"]
+    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    assert r.status_code == 200 and r.json()["status"] == "awaiting_confirmation"
+    assert r.json()["confirm_page_url"] == first["confirm_page_url"]  # unspent link: the same
+    time.sleep(1.0)
+    assert receiver.orders() == []
+    # the person clicks "Beställ" on the agent's page
+    browser = Browser(agent)
+    place_order(browser, first)
+    browser.close()
     deadline = time.monotonic() + 20
     while agent.get(f"/v1/puk-orders/{first['order_id']}").json()["status"] != "delivered":
         assert time.monotonic() < deadline
@@ -268,12 +309,9 @@ def test_ten_concurrent_puk_requests_make_one_order(agent, receiver, fresh_card)
     assert_no_personnummer(got[0]["body"])
     assert "SE1234567890-TEST0000001" in got[0]["body"]
     # asking again later still returns the same open order, no second charge
-    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    r = agent.post("/v1/puk-orders", {})
     assert r.status_code == 200 and r.json()["order_id"] == first["order_id"]
-    # no cost confirmation: refused with the cost note
-    r = agent.post("/v1/puk-orders", {"confirm_cost": False})
-    assert r.status_code == 422 and r.json()["error"] == "cost_not_confirmed"
-    assert "200 kr" in r.json()["message"]
+    assert r.json()["status"] == "delivered"
     assert len(receiver.orders()) == 1
 
 
@@ -285,10 +323,17 @@ def test_agent_and_receiver_killed_during_delivery(agent, receiver, fresh_card) 
         CARDAGENT_ORDER_WEBHOOK_TLS_CA=agent.env["CARDAGENT_EST_TLS_CA"],
     )
     agent.start()
-    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    r = agent.post("/v1/puk-orders", {})
     assert r.status_code == 201
     order = r.json()
-    assert order["status"] == "queued"
+    assert order["status"] == "awaiting_confirmation"
+    browser = Browser(agent)
+    place_order(browser, order)
+    browser.close()
+    assert agent.get(f"/v1/puk-orders/{order['order_id']}").json()["status"] in (
+        "queued",
+        "delivered",
+    )
     receiver.proc.wait(timeout=20)  # the receiver died mid-delivery
     assert len(receiver.orders()) == 1
     deadline = time.monotonic() + 20
@@ -315,6 +360,6 @@ def test_agent_and_receiver_killed_during_delivery(agent, receiver, fresh_card) 
     assert got[0]["received"] >= 2  # it saw the retry and deduplicated it
     assert view["delivery"]["receiver_reference"].startswith("ÄRENDE-")
     # and asking again does not create a second one
-    r = agent.post("/v1/puk-orders", {"confirm_cost": True})
+    r = agent.post("/v1/puk-orders", {})
     assert r.json()["order_id"] == order["order_id"]
     assert len(receiver.orders()) == 1

@@ -1,0 +1,81 @@
+"""What the PIN page and the order page share: link opening, the page session cookie, the
+POST checks (session, CSRF) and redirects."""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from cardagent.pages.forms import SESSION_COOKIE, FormRefused, read_form
+from cardagent.pages.links import PageLinks, csrf_for
+from cardagent.pages.render import PAGE_HEADERS, error_page
+
+ID_RE = re.compile(r"[0-9a-f]{16}")
+
+
+def region(request: Request) -> str:
+    return getattr(request.app.state.settings, "region_name", "") or ""
+
+
+def fail(request: Request, kind: str, area: str) -> Response:
+    return error_page(kind, region(request), area=area)
+
+
+def valid_id(target_id: str) -> bool:
+    return ID_RE.fullmatch(target_id) is not None
+
+
+def see_other(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303, headers=dict(PAGE_HEADERS))
+
+
+def open_link(
+    request: Request, links: PageLinks, area: str, target_id: str, token: str
+) -> Response:
+    """First GET with the link token: spend it, set the session cookie, 303 to the bare URL."""
+    path = f"/{area}/{target_id}"
+    opened = links.open(target_id, token)
+    if opened.result == "ok":
+        assert opened.session is not None
+        resp = see_other(path)
+        resp.set_cookie(
+            SESSION_COOKIE,
+            opened.session,
+            max_age=int(links.ttl_s),
+            path=path,
+            httponly=True,
+            samesite="strict",
+        )
+        return resp
+    if opened.result == "used" and links.check_session(
+        target_id, request.cookies.get(SESSION_COOKIE)
+    ):
+        return see_other(path)  # the same browser opened its link again
+    kind = {"used": "link_used", "expired": "link_expired"}.get(opened.result, "link_invalid")
+    return fail(request, kind, area)
+
+
+def session_of(request: Request, links: PageLinks, target_id: str) -> str | None:
+    session = request.cookies.get(SESSION_COOKIE)
+    return session if links.check_session(target_id, session) else None
+
+
+async def checked_form(
+    request: Request, links: PageLinks, area: str, target_id: str
+) -> tuple[str, dict[str, str]] | Response:
+    """A page POST: the page session, then the form (size first), then its CSRF field."""
+    session = session_of(request, links, target_id)
+    if session is None:
+        return fail(request, "no_session", area)
+    try:
+        form = await read_form(request)
+    except FormRefused as exc:
+        return fail(request, exc.kind, area)
+    expected = csrf_for(session, area, target_id)
+    if not hmac.compare_digest(form.get("csrf", "").encode(), expected.encode()):
+        form.clear()
+        return fail(request, "bad_form", area)
+    return session, form

@@ -1,0 +1,85 @@
+"""The order page: ``/orders/{order_id}`` - where the person consents to a PUK order.
+
+``POST /v1/puk-orders`` only proposes an order. This page says what it is, what it costs (the
+FAQ's words, from the settings) and which card it is for, with "Beställ" and "Avbryt". Only a
+POST of "Beställ" from this page (own origin, page session, CSRF field) places the order;
+placing is idempotent, so a double click or a resubmitted form places it once.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from cardagent.pages.common import checked_form, fail, open_link, region, see_other, session_of
+from cardagent.pages.common import valid_id as _valid_id
+from cardagent.pages.links import csrf_for
+from cardagent.pages.render import page
+from cardagent.puk import OrderNotFound, PukOrders
+
+router = APIRouter(include_in_schema=False)
+AREA = "orders"
+
+
+def _orders(request: Request) -> PukOrders:
+    return request.app.state.orders
+
+
+def _exists(orders: PukOrders, order_id: str) -> bool:
+    if not _valid_id(order_id):
+        return False
+    try:
+        orders.page_facts(order_id)
+    except OrderNotFound:
+        return False
+    return True
+
+
+@router.get("/orders/{order_id}")
+def order_page(request: Request, order_id: str, t: str | None = None) -> Response:
+    orders = _orders(request)
+    if not _exists(orders, order_id):
+        return fail(request, "link_invalid" if t is not None else "not_found", AREA)
+    if t is not None:
+        return open_link(request, orders.links, AREA, order_id, t)
+    session = session_of(request, orders.links, order_id)
+    if session is None:
+        return fail(request, "no_session", AREA)
+    facts = orders.page_facts(order_id)
+    if facts["order_status"] == "awaiting_confirmation":
+        return page(
+            "order_confirm.html",
+            region(request),
+            order_id=order_id,
+            csrf=csrf_for(session, AREA, order_id),
+            cost_note=facts["cost_note"],
+            card=facts["card"],
+        )
+    return page(
+        "order_status.html",
+        region(request),
+        refresh=5 if facts["order_status"] == "queued" else None,
+        order_status=facts["order_status"],
+        reference=facts["reference"],
+        retrying=facts["retrying"],
+        message="",
+    )
+
+
+@router.post("/orders/{order_id}")
+async def order_submit(request: Request, order_id: str) -> Response:
+    orders = _orders(request)
+    if not _exists(orders, order_id):
+        return fail(request, "not_found", AREA)
+    checked = await checked_form(request, orders.links, AREA, order_id)
+    if isinstance(checked, Response):
+        return checked
+    _session, form = checked
+    action = form.get("action", "")
+    if action == "order":
+        orders.confirm(order_id)  # idempotent: a second click finds nothing to place
+    elif action == "cancel":
+        orders.cancel(order_id)
+    else:
+        return fail(request, "bad_form", AREA)
+    return see_other(f"/orders/{order_id}")

@@ -1,0 +1,195 @@
+"""The PIN page: ``/pin/{job_id}`` - where the person types the PINs for an upgrade job.
+
+Flow: the chat's link ``/pin/{id}?t=<one-time token>`` -> the token is spent, a page session
+cookie is set, 303 to ``/pin/{id}`` -> the form (or, when a PIN has one try left, first the
+final-try confirmation step) -> POST -> the job runs -> the status page (refreshes itself
+until the job ends). PINs are read from the form, checked (ASCII digits, length), handed to
+the job thread and never logged, stored or echoed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from cardagent.pages.common import checked_form, fail, open_link, region, see_other, session_of
+from cardagent.pages.common import valid_id as _valid_id
+from cardagent.pages.forms import PIN_MAX, PIN_MIN, valid_pin
+from cardagent.pages.links import csrf_for
+from cardagent.pages.render import page
+from cardagent.upgrade import UpgradeManager
+
+router = APIRouter(include_in_schema=False)
+AREA = "pin"
+ROLES = (
+    ("legitimering", "Legitimeringskod"),
+    ("underskrift", "Underskriftskod (signering)"),
+)
+ROLE_NAMES = {"legitimering": "legitimeringskoden", "underskrift": "underskriftskoden"}
+ACTIVE = ("running", "waiting_for_card")
+
+
+def _upgrades(request: Request) -> UpgradeManager:
+    return request.app.state.upgrades
+
+
+def _card_facts(request: Request, job: dict[str, Any]) -> tuple[dict[str, bool], list[str]]:
+    """(PIN pad per role, roles with one try left) as the card says now; falls back to the
+    job's last known counters when the card cannot be read."""
+    from cardagent.cardwriter import CardWriter
+    from cardagent.service import token_role
+
+    ppad: dict[str, bool] = {}
+    final: set[str] = {
+        role
+        for role, p in (job["state"].get("pins") or {}).items()
+        if isinstance(p, dict) and p.get("retries_left") == 1
+    }
+    service = request.app.state.service
+    writer = CardWriter(service.pkcs11)
+    for role, serial in job["state"]["card"]["tokens"].items():
+        try:
+            ppad[role] = writer.protected_auth_path(serial)
+        except Exception:  # noqa: BLE001 - card out: show the PIN fields
+            ppad[role] = False
+    try:
+        reading = service.read()
+        serials = set(job["state"]["card"]["tokens"].values())
+        for t in reading.tokens:
+            role = token_role(t.data.label)
+            if role and t.data.serial in serials:
+                if t.pin.status == "final_try":
+                    final.add(role)
+                elif t.pin.retries_left not in (None, 1):
+                    final.discard(role)
+    except Exception:  # noqa: BLE001 - card out: keep what the job knows
+        pass
+    return ppad, [r for r, _ in ROLES if r in final]
+
+
+def _status_page(request: Request, job: dict[str, Any]) -> Response:
+    active = job["status"] in ACTIVE
+    return page(
+        "pin_status.html",
+        region(request),
+        refresh=2 if active else None,
+        job_status=job["status"],
+        active=active,
+        message=job["message"],
+        progress=job["progress"],
+    )
+
+
+def _form_page(
+    request: Request,
+    job: dict[str, Any],
+    session: str,
+    *,
+    form_error: str | None = None,
+    invalid: tuple[str, ...] = (),
+    status: int = 200,
+) -> Response:
+    ppad, final = _card_facts(request, job)
+    csrf = csrf_for(session, AREA, job["id"])
+    links = _upgrades(request).links
+    if final and not links.final_try_confirmed(job["id"], session):
+        return page(
+            "pin_final_try.html",
+            region(request),
+            status=status,
+            job_id=job["id"],
+            csrf=csrf,
+            names=[ROLE_NAMES[r] for r in final],
+        )
+    fields = [
+        {"role": role, "label": label, "ppad": ppad.get(role, False), "invalid": role in invalid}
+        for role, label in ROLES
+    ]
+    message = job["message"] if job["error_code"] else None
+    return page(
+        "pin_form.html",
+        region(request),
+        status=status,
+        job_id=job["id"],
+        csrf=csrf,
+        fields=fields,
+        job_message=message,
+        form_error=form_error,
+        final_try_names=[ROLE_NAMES[r] for r in final],
+        pin_min=PIN_MIN,
+        pin_max=PIN_MAX,
+    )
+
+
+@router.get("/pin/{job_id}")
+def pin_page(request: Request, job_id: str, t: str | None = None) -> Response:
+    manager = _upgrades(request)
+    if not _valid_id(job_id) or manager.store.job(job_id) is None:
+        return fail(request, "link_invalid" if t is not None else "not_found", AREA)
+    if t is not None:
+        return open_link(request, manager.links, AREA, job_id, t)
+    session = session_of(request, manager.links, job_id)
+    if session is None:
+        return fail(request, "no_session", AREA)
+    job = manager.store.job(job_id)
+    assert job is not None
+    if job["status"] != "waiting_for_pin":
+        return _status_page(request, job)
+    return _form_page(request, job, session)
+
+
+@router.post("/pin/{job_id}")
+async def pin_submit(request: Request, job_id: str) -> Response:
+    manager = _upgrades(request)
+    if not _valid_id(job_id) or manager.store.job(job_id) is None:
+        return fail(request, "not_found", AREA)
+    checked = await checked_form(request, manager.links, AREA, job_id)
+    if isinstance(checked, Response):
+        return checked
+    session, form = checked
+    back = see_other(f"/pin/{job_id}")
+    try:
+        job = manager.store.job(job_id)
+        assert job is not None
+        action = form.get("action", "")
+        if job["status"] != "waiting_for_pin":
+            return back
+        if action == "confirm_final_try":
+            manager.links.confirm_final_try(job_id, session)
+            return back
+        pins = {
+            "legitimering": form.pop("pin_legitimering", None),
+            "underskrift": form.pop("pin_underskrift", None),
+        }
+        if action == "cancel":
+            ok = {r: p if valid_pin(p) else None for r, p in pins.items()}
+            manager.submit(job_id, ok, confirm_final_try=False, cancel=True)
+            ok.clear()
+            return back
+        if action != "start":
+            return fail(request, "bad_form", AREA)
+        ppad, final = _card_facts(request, job)
+        bad = tuple(r for r, _ in ROLES if not ppad.get(r) and not valid_pin(pins[r]))
+        if bad:
+            # Refused here, before the card sees anything: no try is spent.
+            return _form_page(
+                request,
+                job,
+                session,
+                form_error=(
+                    f"Koden får bara innehålla siffrorna 0–9, {PIN_MIN}–{PIN_MAX} siffror. "
+                    "Inget skickades till kortet. Skriv in koderna igen."
+                ),
+                invalid=bad,
+                status=422,
+            )
+        if final and not manager.links.final_try_confirmed(job_id, session):
+            return back  # the confirmation step first (the form is not accepted before it)
+        confirmed = manager.links.take_final_try(job_id, session)
+        manager.submit(job_id, pins, confirm_final_try=confirmed)
+        pins.clear()
+        return back
+    finally:
+        form.clear()
