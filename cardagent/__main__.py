@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging.config
+import os
 import sys
 from typing import Any
 
@@ -11,11 +12,16 @@ from cardagent.config import ConfigError, load_settings
 
 
 def logging_config(level: str) -> dict[str, Any]:
-    """uvicorn-compatible logging config with the personnummer mask on every handler."""
+    """uvicorn-compatible logging config: the personnummer mask and the link-token redaction
+    on every handler; the access log shows the path only, never the query string."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"mask": {"()": "cardagent.identifiers.MaskingLogFilter"}},
+        "filters": {
+            "mask": {"()": "cardagent.identifiers.MaskingLogFilter"},
+            "secrets": {"()": "cardagent.logsafety.SecretQueryFilter"},
+            "path_only": {"()": "cardagent.logsafety.PathOnlyAccessFilter"},
+        },
         "formatters": {
             "default": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         },
@@ -23,7 +29,7 @@ def logging_config(level: str) -> dict[str, Any]:
             "default": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "filters": ["mask"],
+                "filters": ["secrets", "mask"],
                 "stream": "ext://sys.stderr",
             },
         },
@@ -31,7 +37,12 @@ def logging_config(level: str) -> dict[str, Any]:
             "cardagent": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn": {"handlers": ["default"], "level": level.upper(), "propagate": False},
             "uvicorn.error": {"level": level.upper()},
-            "uvicorn.access": {"handlers": ["default"], "level": level.upper(), "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["default"],
+                "level": level.upper(),
+                "propagate": False,
+                "filters": ["path_only"],
+            },
         },
     }
 
@@ -42,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         "--print-token", action="store_true", help="print the bearer token and exit"
     )
     args = parser.parse_args(argv)
+    if os.name == "posix":
+        # Everything the agent creates (database and its WAL/SHM files, token file, logs it
+        # opens) is readable by this user only: files 0600, folders 0700.
+        os.umask(0o077)
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -18,8 +18,10 @@ demo-card-list: setup
 demo-card-stop: setup
 	$(PY) -m cardagent.devtools.demo_card --stop
 
+# The agent's pages show the region's name from site.yml (unless CARDAGENT_REGION_NAME is set).
 cardagent: setup
-	$(PY) -m cardagent
+	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m cardagent.devtools.site_region)}" \
+	  $(PY) -m cardagent
 
 bench-cardagent: setup
 	$(PY) benchmarks/bench_cardagent.py

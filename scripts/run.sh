@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 logs="$DATA_DIR/logs"
 mkdir -p "$logs" "$(dirname "$RASA_TRACKER_DB")"
+chmod 700 "$logs"  # logs are for this user only (files 0600: umask 077 below)
 pids=()        # the services make run waits on
 helpers=()     # started here too, stopped with them, but not waited on
 stop_all() {
@@ -38,6 +39,9 @@ SANIC_HOST=127.0.0.1 .venv/bin/python -m actions.server --port "$ACTION_PORT" --
 pids+=($!)
 
 if [ -f cardagent/__main__.py ]; then
+  # The agent's own pages (PIN page, order page) show the region's name from site.yml.
+  CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m cardagent.devtools.site_region "$SITE_CONFIG")}"
+  export CARDAGENT_REGION_NAME
   .venv/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
   pids+=($!)
   # With a demo card in use: its EST test CA and order receiver (a no-op if

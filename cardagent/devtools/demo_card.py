@@ -52,6 +52,7 @@ def stop_demo(data_dir: Path, *, keep_pcscd: bool = False) -> None:
 
 def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict:
     from cardagent.devtools.pki import TestPKI
+    from cardagent.devtools.site_region import region_name
     from cardagent.devtools.softhsm import provision_card, write_softhsm_conf
 
     profile = PROFILES[name]
@@ -71,6 +72,8 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
         "softhsm2_conf": str(conf),
         "pcsc_probe": True,
         "reader": READER_NAMES[port],
+        # shown on the agent's own pages (site.yml's region_name; CARDAGENT_REGION_NAME wins)
+        "region_name": region_name(),
         # the EST test CA and the order receiver (devtools/demo_services.py), started below
         "services": service_settings(demo),
     }

@@ -110,3 +110,44 @@ def test_bad_config_file_is_clear(tmp_path) -> None:
         load_settings(
             {"CARDAGENT_DATA_DIR": str(tmp_path), "CARDAGENT_CONFIG": str(tmp_path / "nope.toml")}
         )
+
+
+def test_region_name_from_env_file_and_demo_marker(tmp_path) -> None:
+    from cardagent.devtools.site_region import region_name
+
+    assert load_settings({"CARDAGENT_DATA_DIR": str(tmp_path)}).region_name == ""
+    env = {"CARDAGENT_DATA_DIR": str(tmp_path), "CARDAGENT_REGION_NAME": " Region Test "}
+    assert load_settings(env).region_name == "Region Test"
+    (tmp_path / "cardagent.toml").write_text('region_name = "Region Fil"\n', encoding="utf-8")
+    assert load_settings({"CARDAGENT_DATA_DIR": str(tmp_path)}).region_name == "Region Fil"
+    (tmp_path / "cardagent.toml").unlink()
+    # make demo-card writes site.yml's name into the marker; the agent shows it
+    (tmp_path / "demo").mkdir()
+    marker = {"card": "old", "pkcs11_module": SOFTHSM2_MODULE, "region_name": "Region Demo"}
+    (tmp_path / "demo" / "demo.json").write_text(json.dumps(marker))
+    assert load_settings({"CARDAGENT_DATA_DIR": str(tmp_path)}).region_name == "Region Demo"
+    assert load_settings(env).region_name == "Region Test"  # the environment wins
+    # the helper make run and make demo-card use reads site.yml
+    site = tmp_path / "site.yml"
+    site.write_text("region_name: Region Halland\nservicecenter: {}\n", encoding="utf-8")
+    assert region_name(site) == "Region Halland"
+    assert region_name(tmp_path / "missing.yml") == ""
+
+
+def test_access_log_keeps_the_path_only() -> None:
+    import logging
+
+    from cardagent.logsafety import PathOnlyAccessFilter, SecretQueryFilter
+
+    token = "Zx9-secret-link-token"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/pin/0123456789abcdef?t={token}", "1.1", 303), None,
+    )
+    assert PathOnlyAccessFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /pin/0123456789abcdef HTTP/1.1" 303'
+    other = logging.LogRecord(
+        "cardagent", logging.WARNING, __file__, 1, "opened %s", (f"/orders/x?a=1&t={token}",), None
+    )
+    assert SecretQueryFilter().filter(other)
+    assert token not in other.getMessage() and "t=<redacted>" in other.getMessage()
