@@ -118,8 +118,17 @@ def masking_handler(on_new_message: OnNewMessage, notice: str = CODE_NOTICE) -> 
 
 # --- the doors: who may call, which session a client may use ---
 
-# A server-issued socket.io session id: 32 hex random, ".", 32 hex HMAC.
+# A server-issued socket.io session id: 32 hex random, ".", 32 hex HMAC. The
+# client holds it; the conversation (tracker sender id, socket.io room) is
+# named by the random part only (``sio-<random>``), so what logs, stores and
+# the HTTP API show does not let anyone join it.
 SESSION_ID = re.compile(r"^[0-9a-f]{32}\.[0-9a-f]{32}$")
+CONVERSATION_PREFIX = "sio-"
+
+
+def conversation_id(session_id: Text) -> Text:
+    """The conversation a socket.io session id stands for."""
+    return CONVERSATION_PREFIX + session_id.split(".", 1)[0]
 
 
 def _refuse(status: int, reason: str) -> HTTPResponse:
@@ -216,8 +225,8 @@ class MaskingRestInput(RestInput):
         if subject:
             # Signed in: the conversation belongs to this user, whatever id is sent.
             return f"{subject_tag(subject)}:{sender}"
-        if SESSION_ID.match(sender):
-            raise InvalidUsage("'sender' must not be a socket.io session id.")
+        if sender.startswith(CONVERSATION_PREFIX) or SESSION_ID.match(sender):
+            raise InvalidUsage("'sender' must not name a socket.io conversation.")
         return sender
 
     def _extract_message(self, req: Request) -> Text:
@@ -314,8 +323,8 @@ class MaskingSocketIOInput(SocketIOInput):
             previous = sessions.get(sid)
             if self.session_persistence:
                 if previous and previous != session:
-                    sio.leave_room(sid, previous, namespace=namespace)
-                sio.enter_room(sid, session, namespace=namespace)
+                    sio.leave_room(sid, conversation_id(previous), namespace=namespace)
+                sio.enter_room(sid, conversation_id(session), namespace=namespace)
             sessions[sid] = session
             await sio.emit("session_confirm", session, room=sid, namespace=namespace)
 
@@ -326,9 +335,11 @@ class MaskingSocketIOInput(SocketIOInput):
                 logger.warning("socket.io: dropped a malformed %s payload", self.user_message_evt)
                 return None
             # Only into the conversation this connection holds.
-            if self.session_persistence and data.get("session_id") != sessions.get(sid):
-                logger.warning("socket.io: dropped a message for a session it does not hold")
-                return None
+            if self.session_persistence:
+                if data.get("session_id") != sessions.get(sid):
+                    logger.warning("socket.io: dropped a message for a session it does not hold")
+                    return None
+                data = {**data, "session_id": conversation_id(data["session_id"])}
             return await handle(sid, data)
 
         handlers["connect"] = connect

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -130,7 +131,10 @@ class BotServer:
         return reply.json()
 
     def tracker(self, sender: str) -> Dict[str, Any]:
-        """The stored conversation (Rasa's HTTP API, all events)."""
+        """The stored conversation (Rasa's HTTP API, all events) of a REST
+        sender or of a socket.io session id (its conversation, ``sio-<random>``)."""
+        if re.fullmatch(r"[0-9a-f]{32}\.[0-9a-f]{32}", sender):
+            sender = "sio-" + sender.split(".")[0]
         reply = httpx.get(
             f"{self.url}/conversations/{sender}/tracker",
             params={"token": self.api_token, "include_events": "ALL"},

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import socketio
 
+from bot.channels import conversation_id
 from bot.local_stack import BotServer, bot_stack
 from tests.scale.stacks import sqlite_events, user_texts
 
@@ -139,7 +140,8 @@ def test_unusual_sender_ids_are_kept_apart_verbatim(bot, sender):
 
 # --- socket.io (polling transport, as the widget uses) ---
 
-ISSUED: Dict[str, str] = {}  # the test's session name -> the id the server issued
+# The test's session name -> the conversation of the id the server issued.
+ISSUED: Dict[str, str] = {}
 
 async def sio_session(url: str, session_id, emits: List[dict],
                       waits: Optional[List[float]] = None) -> List[Optional[list]]:
@@ -147,7 +149,8 @@ async def sio_session(url: str, session_id, emits: List[dict],
     collect the bot's replies to each (None: none came within a few seconds).
     Every payload is followed by nothing else, so replies are per payload.
     The server issues its own (signed) session id: payloads that name
-    ``session_id`` are sent with that one; ``session_id.issued`` has it."""
+    ``session_id`` are sent with that one; ``ISSUED[session_id]`` names its
+    conversation (the tracker's sender id)."""
     client = socketio.AsyncClient()
     replies: asyncio.Queue = asyncio.Queue()
     confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
@@ -156,7 +159,7 @@ async def sio_session(url: str, session_id, emits: List[dict],
     await client.connect(url, socketio_path="/socket.io", transports=["polling"])
     await client.emit("session_request", {})
     issued = await asyncio.wait_for(confirmed, 10)
-    ISSUED[session_id] = issued
+    ISSUED[session_id] = conversation_id(issued)
     out: List[Optional[list]] = []
     try:
         for payload, wait in zip(emits, waits or [30.0] * len(emits), strict=True):
