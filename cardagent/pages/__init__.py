@@ -10,4 +10,3 @@ a POST only from the agent's own origin), a CSRF field derived from the session,
 check, and no CORS. Every answer here is a Swedish HTML page, errors included (render.py,
 templates in cardagent/templates/). The router is ``cardagent.pages.routes.page_router``.
 """
-

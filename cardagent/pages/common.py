@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cardagent.pages.forms import SESSION_COOKIE, FormRefused, read_form
 from cardagent.pages.links import PageLinks, csrf_for
-from cardagent.pages.render import PAGE_HEADERS, error_page
+from cardagent.pages.render import PAGE_HEADERS, error_page, page
 
 ID_RE = re.compile(r"[0-9a-f]{16}")
 
@@ -40,7 +40,14 @@ def open_link(
     opened = links.open(target_id, token)
     if opened.result == "ok":
         assert opened.session is not None
-        resp = see_other(path)
+        if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+            # Opened from a link on another site (e.g. the chat on the intranet): a browser
+            # does not send a SameSite=Strict cookie on a redirect of a cross-site navigation,
+            # so the page moves on by itself (meta refresh, same-origin, replaces the history
+            # entry with the token) instead of a 303.
+            resp = page("opening.html", region(request), refresh_url=path, status=200)
+        else:
+            resp = see_other(path)
         resp.set_cookie(
             SESSION_COOKIE,
             opened.session,
