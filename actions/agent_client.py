@@ -155,7 +155,8 @@ class CardAgentClient:
         return await self.request("GET", f"/v1/jobs/{job_id}")
 
     async def order_puk(self) -> Dict[str, Any]:
-        return await self.request("POST", "/v1/puk-orders", json={"confirm_cost": True})
+        # Only proposes the order: the person places it by clicking "Beställ" on the agent's page.
+        return await self.request("POST", "/v1/puk-orders", json={})
 
     async def puk_order(self, order_id: str) -> Dict[str, Any]:
         return await self.request("GET", f"/v1/puk-orders/{order_id}")
