@@ -316,11 +316,15 @@ def test_stale_keys_keep_working_while_the_refresh_fails():
         async def request():
             return (await ch.handle(f"Bearer {mock.signed()}", mock.activity("hej"), rasa))[0]
 
-        assert run(request()) == 200 and keys.fetches == 1
-        mock.openid_status = 503
-        clock.now += 2 * 24 * 3600  # the cache is stale
-        for _ in range(5):
-            assert run(request()) == 200  # checked with the cached key
+        async def scenario():
+            assert await request() == 200 and keys.fetches == 1
+            mock.openid_status = 503
+            clock.now += 2 * 24 * 3600  # the cache is stale
+            for _ in range(5):
+                assert await request() == 200  # checked with the cached key
+                await asyncio.sleep(0.2)  # the background refresh fails meanwhile
+
+        run(scenario())
         assert keys.fetches == 2 and keys.failures == 1  # one background try, then backoff
         assert len(got) == 6
     finally:
