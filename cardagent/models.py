@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, Dict, List, Optional, Type
 
 from pydantic import BaseModel as _PydanticBaseModel
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 
 class BaseModel(_PydanticBaseModel):
@@ -253,7 +253,7 @@ class PukOrderRequest(BaseModel):
     """Body of POST /v1/puk-orders: ``{}``. The request only proposes the order; the person
     consents on the agent's order page (``confirm_page_url``)."""
 
-    confirm_cost: Optional[bool] = Field(
+    confirm_cost: Optional[StrictBool] = Field(
         None,
         description="Deprecated and ignored: consent is given only by clicking 'Beställ' on "
         "the agent's order page",

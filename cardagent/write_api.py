@@ -54,9 +54,7 @@ def get_job(request: Request, job_id: str) -> Any:
     "order page (confirm_page_url)",
     responses={200: {"model": PukOrderOut, "description": "The card's open order"}},
 )
-def post_puk_order(
-    request: Request, response: Response, body: PukOrderRequest | None = None
-) -> Any:
+def post_puk_order(request: Request, response: Response, body: PukOrderRequest) -> Any:
     order, created = _orders(request).create()
     if not created:
         response.status_code = 200

@@ -96,3 +96,40 @@ def test_raw_requests_never_500(raw_client, method, path, headers, query, body) 
     assert r.status_code < 500, (method, path, headers, r.text)
     if method != "HEAD" and r.status_code != 204:
         r.json()  # always JSON
+
+
+_page_paths = st.one_of(
+    st.sampled_from(["/pin/", "/orders/", "/pin/0123456789abcdef", "/orders/0123456789abcdef"]),
+    st.tuples(st.sampled_from(["/pin/", "/orders/"]), st.lists(_segment, max_size=3)).map(
+        lambda t: t[0] + "/".join(t[1])
+    ),
+)
+_page_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Origin": st.one_of(st.just("http://127.0.0.1:8765"), st.just("null"), _header_value),
+        "Sec-Fetch-Site": st.sampled_from(["same-origin", "same-site", "cross-site", "none", ""]),
+        "Content-Type": st.sampled_from(
+            ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data"]
+        ),
+        "Cookie": _header_value.map(lambda v: "cardagent_page=" + v.replace(";", "")),
+        "Host": st.sampled_from(["127.0.0.1:8765", "localhost:8765", "evil.example"]),
+    },
+)
+
+
+@given(
+    method=_methods,
+    path=_page_paths,
+    headers=_page_headers,
+    query=st.dictionaries(st.sampled_from(["t", "x"]), _header_value, max_size=2),
+    body=st.binary(max_size=64),
+)
+@FUZZ_SETTINGS
+def test_agent_pages_answer_html_never_500(raw_client, method, path, headers, query, body) -> None:
+    """The agent's own pages: whatever arrives, a Swedish HTML page (never JSON, never 500)."""
+    r = raw_client.request(method, path, headers=headers, params=query, content=body)
+    assert r.status_code < 500, (method, path, headers, r.text)
+    if method != "HEAD":
+        assert r.headers["content-type"].startswith("text/html"), (method, path, r.text)
+        assert '<html lang="sv">' in r.text
