@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import httpx
 import yaml
 
+from bot.doors import load_secret
 from bot.masking import mask_sensitive
 from bot.site_config import load_site_config
 
@@ -223,9 +224,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         console.print("Laddar modellen (ungefär en halv minut) …")
         parse = LocalParser(MODEL)
     else:
-        token = os.environ.get("RASA_API_TOKEN")
+        token = load_secret("RASA_API_TOKEN")
         if not token:
-            console.print("RASA_API_TOKEN saknas: starta boten med den (make run) "
+            console.print("RASA_API_TOKEN (eller RASA_API_TOKEN_FILE) saknas: starta boten "
+                          "med den (make run) "
                           "eller använd --local.")
             return 2
         parse = HttpParser(args.url, token)
