@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -98,15 +99,23 @@ def demo_services_ports_free() -> None:
                             "`make demo-card-stop` before `make test`")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
+@contextmanager
+def card_world(
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    agent_port: int | None = None,
+    cors: list[str] | None = None,
+) -> Iterator[CardWorld]:
+    """The demo card `old` in the test reader, the demo services, the bot in direct mode
+    and the agent. ``agent_port``: the agent's port (default a free one; the widget links
+    only to its configured agent origin, 8765 by default); ``cors``: the widget's page."""
     demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("cardworld")
-    agent_url = f"http://127.0.0.1:{free_port()}"
+    agent_url = f"http://127.0.0.1:{agent_port or free_port()}"
     make_demo_card("old", data_dir, port=TEST_VPCD_PORT)
     env = {"CARDAGENT_URL": agent_url, "CARDAGENT_TOKEN": AGENT_TOKEN}
     try:
-        with bot_stack(tmp_path_factory.mktemp("cardbot"), extra_env=env) as bot:
+        with bot_stack(tmp_path_factory.mktemp("cardbot"), extra_env=env, cors=cors) as bot:
             w = CardWorld(data_dir, agent_url, bot)
             w.start_agent()
             try:
@@ -115,6 +124,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
                 w.stop_agent()
     finally:
         stop_demo(data_dir)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
+    with card_world(tmp_path_factory) as w:
+        yield w
 
 
 def sender() -> str:

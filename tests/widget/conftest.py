@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -49,20 +50,27 @@ class Demo:
     bot: BotProcess
 
 
+@contextmanager
+def serve_demo(port: int, bot_url: str) -> Iterator[str]:
+    """The demo intranet page (widget/serve.py) on 127.0.0.1:``port``; yields its URL."""
+    server = serve_module().make_server("127.0.0.1", port, bot_url=bot_url)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     build_widget()
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     with start_bot(tmp_path_factory.mktemp("widget-bot"), cors=[origin]) as bot:
-        server = serve_module().make_server("127.0.0.1", port, bot_url=bot.url)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield Demo(page_url=f"{origin}/", bot=bot)
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serve_demo(port, bot.url) as page_url:
+            yield Demo(page_url=page_url, bot=bot)
 
 
 # Module scope: Playwright's sync API keeps an event loop running in this thread
