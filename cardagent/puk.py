@@ -51,21 +51,21 @@ STATUS_MESSAGES = {
     ),
     "queued": (
         "Din beställning av en ny PUK-kod är gjord (referens {ref}) och skickas till "
-        "kortadministrationen. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
+        "beställningssystemet. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
         "signeringskoder."
     ),
     "queued_retrying": (
-        "Din beställning (referens {ref}) är sparad men kortadministrationen svarar inte just "
+        "Din beställning (referens {ref}) är sparad, men beställningssystemet svarar inte just "
         "nu. Den skickas automatiskt så snart det går; du behöver inte beställa igen."
     ),
     "delivered": (
-        "Din beställning av en ny PUK-kod (referens {ref}) har tagits emot av "
-        "kortadministrationen. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
+        "Din beställning av en ny PUK-kod (referens {ref}) är skickad till "
+        "beställningssystemet. {cost} Med PUK-koden kan du sedan välja nya legitimerings- och "
         "signeringskoder."
     ),
     "cancelled": "Beställningen avbröts. Ingen PUK-kod har beställts.",
     "rejected": (
-        "Kortadministrationen tog inte emot beställningen (referens {ref}), så ingen PUK-kod "
+        "Beställningssystemet tog inte emot beställningen (referens {ref}), så ingen PUK-kod "
         "är beställd. Kontakta Servicecenter och uppge referensen."
     ),
 }

@@ -158,8 +158,7 @@ ERROR_MESSAGES = {
     "pin_page_expired": "Sidan för koder har gått ut. Starta uppgraderingen igen.",
     "card_object_unidentified": (
         "Uppgraderingen stoppades: en del av innehållet på kortet gick inte att känna igen "
-        "säkert och lämnades orört. Dina gamla certifikat finns kvar på kortet. Kontakta "
-        "Servicecenter."
+        "säkert och lämnades orört. Dina gamla certifikat finns kvar på kortet."
     ),
 }
 
