@@ -38,6 +38,7 @@ from cardagent.models import (
     ValidationErrorOut,
 )
 from cardagent.pcsc import ReaderState
+from cardagent.peer import PeerCheck, same_user_peer
 from cardagent.security import OriginGuardMiddleware, Unauthorized, get_settings, require_token
 from cardagent.service import CardReading, CardService, TokenView
 from cardagent.tokenfile import load_or_create_token
@@ -295,8 +296,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def create_app(settings: Settings | None = None, service: CardService | None = None) -> FastAPI:
-    """Build the agent app. Creates the token file at first start."""
+def create_app(
+    settings: Settings | None = None,
+    service: CardService | None = None,
+    peer_check: PeerCheck = same_user_peer,
+) -> FastAPI:
+    """Build the agent app. Creates the token file at first start.
+
+    ``peer_check`` decides whether a caller without the bearer token (the agent's pages,
+    the browser relay) runs as the agent's own user; in-process test clients, which have
+    no TCP connection to inspect, pass their own."""
     settings = settings or load_settings()
     app = FastAPI(
         title="SITHS card agent",
@@ -311,6 +320,7 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
         default_response_class=MaskingJSONResponse,
     )
     app.state.settings = settings
+    app.state.peer_check = peer_check
     app.state.token = load_or_create_token(settings.token_file, settings.token)
     app.state.service = service or CardService(settings)
     from cardagent.pages.routes import page_router
@@ -340,5 +350,5 @@ def create_app(settings: Settings | None = None, service: CardService | None = N
     app.include_router(build_proof_router(), responses=ERROR_RESPONSES)
     app.include_router(build_v1_router())
     app.include_router(page_router)  # the agent's own pages: /pin/, /orders/ (HTML)
-    app.add_middleware(OriginGuardMiddleware, settings=settings)
+    app.add_middleware(OriginGuardMiddleware, settings=settings, peer_check=peer_check)
     return app

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cardagent.config import Settings
 from cardagent.pages.render import PAGE_HEADERS, area_of, error_page_bytes, is_page_path
+from cardagent.peer import PeerCheck
 
 log = logging.getLogger("cardagent.security")
 
@@ -59,7 +60,8 @@ RELAY_ROUTES = frozenset(
 
 def is_browser_relay(request: Request) -> bool:
     """A relay call from the chat widget: relay on, an allowlisted Origin (the
-    middleware has already refused any other), and one of the relay routes."""
+    middleware has already refused any other), one of the relay routes, and a caller
+    that runs as the agent's own user (another local user can fake the Origin)."""
     settings: Settings = request.app.state.settings
     origin = (request.headers.get("origin") or "").rstrip("/")
     route = request.scope.get("route")
@@ -68,6 +70,7 @@ def is_browser_relay(request: Request) -> bool:
         and bool(origin)
         and origin in settings.allowed_origins
         and (request.method, getattr(route, "path", "")) in RELAY_ROUTES
+        and request.app.state.peer_check(request.scope)
     )
 
 
@@ -112,8 +115,9 @@ class OriginGuardMiddleware:
       answered here with 204.
     """
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, peer_check: PeerCheck) -> None:
         self.app = app
+        self.peer_check = peer_check
         self.allowed_origins = {o.rstrip("/") for o in settings.allowed_origins}
         self.allowed_hosts = {h.lower() for h in settings.allowed_hosts}
         self.own_origins = {f"http://{h}:{settings.port}" for h in self.allowed_hosts}
@@ -153,8 +157,15 @@ class OriginGuardMiddleware:
             return
         origin = _header(scope, b"origin")
         if page:
-            # The agent's own pages (/pin/, /orders/): no CORS at all, HTML errors only, and
-            # a POST only from the page itself.
+            # The agent's own pages (/pin/, /orders/): no CORS at all, HTML errors only, only
+            # for programs of the agent's own user (opening a link spends it), and a POST only
+            # from the page itself.
+            if area_of(path) and not self.peer_check(scope):
+                log.warning("page %s refused: the caller runs as another user", scope["method"])
+                await _html(
+                    send, *error_page_bytes("other_user", self.region_name, area=area_of(path))
+                )
+                return
             if scope["method"] not in ("GET", "HEAD") and not self.page_post_allowed(scope):
                 log.warning("page %s refused: not sent from the agent's own page", scope["method"])
                 await _html(

@@ -61,6 +61,7 @@ ERRORS: dict[str, ErrorKind] = {
     "not_found": ErrorKind(404, "not_found"),
     "method": ErrorKind(405, "method"),
     "host": ErrorKind(403, "host"),
+    "other_user": ErrorKind(403, "other_user"),
     "internal": ErrorKind(500, "internal"),
 }
 

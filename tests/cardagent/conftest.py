@@ -104,9 +104,15 @@ def agent_settings(stack_dir: Path, softhsm_conf: Path, fixture_cards: dict) -> 
     )
 
 
+def in_process_peer(scope) -> bool:  # noqa: ANN001
+    """Peer check for in-process TestClient apps: their caller is this test process (the
+    agent's own user); there is no TCP connection for the real check to inspect."""
+    return scope.get("client", ("",))[0] == "testclient"
+
+
 @pytest.fixture(scope="session")
 def app(agent_settings: Settings, pcscd_service: None):  # noqa: ANN201
-    return create_app(agent_settings)
+    return create_app(agent_settings, peer_check=in_process_peer)
 
 
 @pytest.fixture()

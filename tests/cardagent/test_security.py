@@ -11,7 +11,13 @@ from fastapi.testclient import TestClient
 
 from cardagent.api import create_app
 from cardagent.tokenfile import load_or_create_token, read_token
-from tests.cardagent.conftest import ALLOWED_ORIGIN, BASE_URL, TEST_TOKEN, assert_no_personnummer
+from tests.cardagent.conftest import (
+    ALLOWED_ORIGIN,
+    BASE_URL,
+    TEST_TOKEN,
+    assert_no_personnummer,
+    in_process_peer,
+)
 
 V1_PATHS = ["/v1/card/state", "/v1/card/tokens", "/v1/readers", "/v1/agent"]
 
@@ -151,7 +157,7 @@ def test_no_personnummer_in_responses_or_logs(client, card_slot, caplog, name: s
 
 @pytest.fixture()
 def relay_app(agent_settings):  # noqa: ANN001, ANN201
-    return create_app(agent_settings.with_overrides(browser_relay=True))
+    return create_app(agent_settings.with_overrides(browser_relay=True), peer_check=in_process_peer)
 
 
 def test_relay_lets_the_allowed_origin_read_the_state_without_token(relay_app, card_slot) -> None:

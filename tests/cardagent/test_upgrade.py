@@ -28,6 +28,7 @@ from tests.cardagent.conftest import (
     TEST_READER,
     TEST_TOKEN,
     assert_no_personnummer,
+    in_process_peer,
     write_settings,
 )
 
@@ -54,7 +55,7 @@ def make_agent(agent_settings, est_server, tls_files, trust_anchors, tmp_path, p
             None,
         )
         client = TestClient(
-            create_app(settings),
+            create_app(settings, peer_check=in_process_peer),
             base_url=BASE_URL,
             headers={"Authorization": f"Bearer {TEST_TOKEN}"},
         )
