@@ -6,7 +6,9 @@ channels. They keep the same URLs (``/webhooks/rest/webhook`` and
 :func:`bot.masking.mask_sensitive` first (its metadata :func:`bot.masking.mask_payload`),
 so NLU, the tracker store, the logs and the action server only ever get the
 masked text. A message over ``MAX_MESSAGE_CHARS`` is not processed at all: Rasa
-gets ``/message_too_long`` instead (:func:`bot.masking.limit_length`). When
+gets ``/message_too_long`` instead (:func:`bot.masking.limit_length`); metadata
+over ``MAX_METADATA_BYTES`` of JSON is dropped (``{}``,
+:func:`bot.masking.metadata_too_large`). When
 something was masked, the user is told, once per message, never to write codes
 in the chat.
 
@@ -44,7 +46,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.doors import DoorPolicy, load_secret
-from bot.masking import contains_placeholder, limit_length, mask_payload, mask_sensitive
+from bot.masking import (
+    MAX_METADATA_BYTES,
+    contains_placeholder,
+    limit_length,
+    mask_payload,
+    mask_sensitive,
+    metadata_too_large,
+)
 from bot.site_config import load_site_config
 
 logger = logging.getLogger(__name__)
@@ -55,6 +64,9 @@ CODE_NOTICE = (
 )
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+#: The largest socket.io (engine.io) packet taken from a client.
+SOCKETIO_MAX_BYTES = 1_000_000
 
 
 def silence_notice() -> str:
@@ -101,6 +113,11 @@ def masking_handler(on_new_message: OnNewMessage, notice: str = CODE_NOTICE) -> 
     async def handle(message: UserMessage) -> Any:
         result = mask_sensitive(limit_length(message.text or ""))
         message.text = result.text
+        if message.metadata is not None and metadata_too_large(message.metadata):
+            # Dropped, not masked: masking costs time in proportion to the size.
+            logger.warning("dropped the metadata of a message on %s: over %d bytes of JSON "
+                           "or nested too deeply", message.input_channel, MAX_METADATA_BYTES)
+            message.metadata = {}
         message.metadata = mask_payload(message.metadata)
         output = message.output_channel
         if (result.found or contains_placeholder(result.text)) and output:
@@ -280,6 +297,9 @@ class MaskingSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         socketio_blueprint = super().blueprint(masking_handler(on_new_message))
         sio = self.sio
+        # engine.io's own cap on one message (its default, pinned here so that
+        # a library update cannot raise it): a bigger packet closes the connection.
+        sio.eio.max_http_buffer_size = SOCKETIO_MAX_BYTES
         namespace = self.namespace or "/"
         handlers = sio.handlers[namespace]
         handle = handlers[self.user_message_evt]

@@ -16,10 +16,12 @@ masking (:func:`limit_length`).
 
 What a group becomes:
 
-- ``[dolt personnummer]``: 10 or 12 digits laid out like a personnummer or
-  samordningsnummer (``19800101-1234``, ``800101+1234``, ``198001011234``,
-  ``1980-01-01-1234``, ``1980 01 01 1234``) whose month and day are possible
-  (day + 60 for samordningsnummer); the check digit is not required;
+- ``[dolt personnummer]``: 10 or 12 digits, grouped any way
+  (``19800101-1234``, ``800101+1234``, ``198001011234``, ``1980-01-01-1234``,
+  ``19 80 01 01 1234``, ``800 101-1234``), whose month and day are possible
+  (day + 60 for samordningsnummer; 12 digits start with 18, 19 or 20); the
+  check digit is not required. Also glued to a word (``pnr8001011234``) and
+  inside a web address (``?pnr=198001011234``) when no letter touches it;
 - ``[dold kod]``:
   * any group in a message with no letters at all (a code sent on its own, or
     the second half of a code split over two messages);
@@ -28,16 +30,20 @@ What a group becomes:
   * a stand-alone group of 6-8 digits (SITHS PINs are 6-8 digits, PUKs 8).
 Kept: years (``2026``) and year ranges (``2020-2021``), dates (``2025-11-30``,
 ``30/11/2025``, ``30 november``), prices (``200 kr``), short numbers
-(``3 försök``), phone numbers laid out as such (``010-000 00 00``), digits
-inside identifiers (``a1b2c3``, ``SE2321000016-1234``) and web addresses.
+(``3 försök``), phone numbers whose digits are no possible date
+(``010-000 00 00``; ``070-123 45 67`` reads as one and is masked), digits
+inside identifiers (``a1b2c3``, ``SE2321000016-1234``) and the rest of web
+addresses.
 
 :func:`mask_payload` masks every string in message metadata or a button
 payload; :func:`html_to_text` reduces Teams' HTML to text first, so that
-``12<b>34</b>56`` is masked as ``123456``.
+``12<b>34</b>56`` is masked as ``123456``. Metadata over
+:data:`MAX_METADATA_BYTES` is dropped before that (:func:`metadata_too_large`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -51,6 +57,10 @@ PERSONNUMMER_PLACEHOLDER = "[dolt personnummer]"
 MAX_MESSAGE_CHARS = 2000
 TOO_LONG_INTENT = "message_too_long"
 TOO_LONG_MESSAGE = f"/{TOO_LONG_INTENT}"
+#: Message metadata whose JSON encoding is longer than this, or that is nested
+#: deeper than :data:`MAX_METADATA_DEPTH`, is dropped (the channel passes ``{}``).
+MAX_METADATA_BYTES = 8 * 1024
+MAX_METADATA_DEPTH = 32
 
 # Spelled out (not \s) so that Python and JavaScript agree on every character:
 # Unicode spaces incl. U+00A0 and U+202F, zero-width characters, soft hyphen.
@@ -67,6 +77,7 @@ _KEYWORD = r"pin|puk|kod|lösen|losen|passw|code"
 # with 1-3 separators between them are joined into one group in Python
 # (no nested quantifier in any pattern: tests/bot/test_masking.py checks).
 _SCAN = re.compile(rf"(?P<url>{_URL})|(?P<kw>{_KEYWORD})|(?P<num>\d+)", re.IGNORECASE)
+_DIGIT_SCAN = re.compile(r"(?P<num>\d+)")  # inside a web address: digits only
 _SEPARATORS = re.compile(f"{_SEP}{{1,3}}")
 _MAX_SEPARATORS = 3
 _PRICE_AFTER = re.compile(rf"[{_SPACES}]{{0,3}}(?:kronor|kr|sek|:-)", re.IGNORECASE)
@@ -128,19 +139,14 @@ def _is_year(digits: str) -> bool:
     return n is not None and len(digits) == 4 and 1900 <= n <= 2099
 
 
-def _is_personnummer(parts: List[str], digits: str) -> bool:
-    sizes = [len(p) for p in parts]
-    spelled = all(s == 1 for s in sizes)  # "8 0 0 1 0 1 1 2 3 4"
+def _is_personnummer(digits: str) -> bool:
+    """10 or 12 digits (however they were grouped) with a possible month and
+    day; 12 digits start with a century 18, 19 or 20."""
     if len(digits) == 12:
         century = _number(digits[:2])
         if century is not None and century not in (18, 19, 20):
             return False
-        layouts = ([12], [8, 4], [4, 2, 2, 4])
-    elif len(digits) == 10:
-        layouts = ([10], [6, 4], [2, 2, 2, 4])
-    else:
-        return False
-    if not spelled and sizes not in layouts:
+    elif len(digits) != 10:
         return False
     return _month_day_possible(digits[-8:-6], digits[-6:-4])
 
@@ -162,6 +168,11 @@ def _is_date_or_years(parts: List[str]) -> bool:
     if len(parts) == 3 and sizes[2] == 4 and sizes[0] <= 2 and sizes[1] <= 2:
         return _is_date(parts[2], parts[1], parts[0])
     return False
+
+
+def _is_date_and_hour(parts: List[str]) -> bool:
+    """30/11/2025 14(:00): a date and an hour, not a personnummer."""
+    return len(parts) == 4 and len(parts[3]) <= 2 and _is_date_or_years(parts[:3])
 
 
 def _glued_to_keyword(text: str, start: int, keyword_end: int) -> bool:
@@ -209,19 +220,19 @@ def _classify(
     ``parts``), or None to keep it."""
     digits = "".join(parts)
     if bare:
-        return PERSONNUMMER_PLACEHOLDER if _is_personnummer(parts, digits) else CODE_PLACEHOLDER
+        return PERSONNUMMER_PLACEHOLDER if _is_personnummer(digits) else CODE_PLACEHOLDER
     near_keyword = keyword_end >= 0 and start - keyword_end <= KEYWORD_WINDOW
+    attached_after = _attached_after(text, end)
+    if not attached_after and _is_personnummer(digits) and not _is_date_and_hour(parts):
+        return PERSONNUMMER_PLACEHOLDER  # also glued to a word before it ("pnr8001011234")
     if _attached_before(text, start):
-        if _attached_after(text, end):
+        if attached_after:
             return None  # inside an identifier ("PUK-20260115-AB12CD", "a1234b")
         if near_keyword and len(digits) >= 3 and _glued_to_keyword(text, start, keyword_end):
             return CODE_PLACEHOLDER
         return None
     if _is_price(text, end):
         return None
-    attached_after = _attached_after(text, end)
-    if not attached_after and _is_personnummer(parts, digits):
-        return PERSONNUMMER_PLACEHOLDER
     if near_keyword and len(digits) >= 3:
         return CODE_PLACEHOLDER
     if not attached_after and 6 <= len(digits) <= 8 and not _is_date_or_years(parts):
@@ -232,12 +243,12 @@ def _classify(
 Token = Tuple[str, int, int, List[str]]
 
 
-def _tokens(text: str) -> Iterator[Token]:
+def _tokens(text: str, scan: re.Pattern = _SCAN) -> Iterator[Token]:
     """(kind, start, end, digit runs) for each web address ("url"), code word
     ("kw") and digit group ("num") in ``text``, in order. A digit group is
     runs of digits with 1-3 separator characters between them."""
     group: Optional[Token] = None
-    for match in _SCAN.finditer(text):
+    for match in scan.finditer(text):
         kind = match.lastgroup or ""
         start, end = match.span()
         if kind == "num":
@@ -261,6 +272,28 @@ def _tokens(text: str) -> Iterator[Token]:
         yield group
 
 
+def _mask_url(url: str) -> Tuple[str, int]:
+    """``url`` with each personnummer in it (``?pnr=198001011234``) masked, and
+    how many; a digit group that a letter touches (an id such as
+    ``/pin/0123456789abcdef``) and everything else is left as it is."""
+    out: List[str] = []
+    last = found = 0
+    for _, start, end, parts in _tokens(url, _DIGIT_SCAN):
+        if (
+            _is_personnummer("".join(parts))
+            and not _attached_before(url, start)
+            and not _attached_after(url, end)
+        ):
+            out.append(url[last:start])
+            out.append(PERSONNUMMER_PLACEHOLDER)
+            last = end
+            found += 1
+    if not found:
+        return url, 0
+    out.append(url[last:])
+    return "".join(out), found
+
+
 def mask_sensitive(text: str, *, bare_rule: bool = True) -> MaskResult:
     """Replace codes and personnummer in ``text`` by placeholders (linear time).
 
@@ -280,8 +313,15 @@ def mask_sensitive(text: str, *, bare_rule: bool = True) -> MaskResult:
                 continue
             keyword_end = end
             continue
-        if kind != "num":
-            continue  # a web address: left as it is
+        if kind == "url":
+            # A web address is left as it is, but for a personnummer in it.
+            url, found = _mask_url(text[start:end])
+            if found:
+                counts[1] += found
+                out.append(text[last:start])
+                out.append(url)
+                last = end
+            continue
         placeholder = _classify(text, start, end, parts, keyword_end, bare)
         if placeholder is None:
             continue
@@ -302,13 +342,23 @@ def mask_text(text: str) -> str:
 
 #: Metadata keys whose values are ids and links made by programs (the card
 #: agent's answers that the widget relays, Teams' ids): such a value is kept as
-#: it is when it looks like an id (no spaces, URL characters only), so that
-#: ``PUK-20260115-123456`` or a job's page link still work after masking.
+#: it is when it looks like an id (no spaces, URL characters only) and holds no
+#: personnummer, so that ``PUK-20260115-123456`` or a job's page link still
+#: work after masking (``{"id": "198001011234"}`` is masked all the same).
 IDENTIFIER_KEYS = frozenset({
     "id", "request_id", "job_id", "order_id", "reference", "pin_page_url",
     "confirm_page_url", "session_id", "tenant", "tenantId", "aadObjectId",
 })
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._~:/?#=&%+\-]{1,512}")
+
+
+def _kept_identifier(key: Any, value: Any) -> bool:
+    return (
+        key in IDENTIFIER_KEYS
+        and isinstance(value, str)
+        and _IDENTIFIER.fullmatch(value) is not None
+        and not mask_sensitive(value, bare_rule=False).personnummer
+    )
 
 
 def mask_payload(obj: Any) -> Any:
@@ -317,20 +367,58 @@ def mask_payload(obj: Any) -> Any:
     are returned as they are. Strings are masked with the running-text rules
     (a string without letters is not a code by itself here), so identifiers
     (``a1b2c3``, hex ids, UUIDs) and web addresses survive; values of
-    :data:`IDENTIFIER_KEYS` that look like ids are kept."""
+    :data:`IDENTIFIER_KEYS` that look like ids (and hold no personnummer) are
+    kept. Callers drop oversized metadata first (:func:`metadata_too_large`)."""
     if isinstance(obj, str):
         return mask_sensitive(obj, bare_rule=False).text
     if isinstance(obj, dict):
         return {
-            mask_payload(k): (
-                v if k in IDENTIFIER_KEYS and isinstance(v, str) and _IDENTIFIER.fullmatch(v)
-                else mask_payload(v)
-            )
+            mask_payload(k): v if _kept_identifier(k, v) else mask_payload(v)
             for k, v in obj.items()
         }
     if isinstance(obj, (list, tuple)):
         return type(obj)(mask_payload(v) for v in obj)
     return obj
+
+
+def metadata_too_large(obj: Any, limit: int = MAX_METADATA_BYTES) -> bool:
+    """Whether ``json.dumps(obj)`` would be longer than ``limit`` characters
+    (bytes: it is ASCII), or ``obj`` is nested deeper than
+    :data:`MAX_METADATA_DEPTH`. The work is bounded by ``limit``, not by the
+    size of ``obj``: it stops as soon as the limit is passed and never encodes
+    a string or walks a container that alone could not fit."""
+    size = 0
+    stack: List[Tuple[Any, int]] = [(obj, 0)]
+    while stack:
+        item, depth = stack.pop()
+        left = limit - size
+        if isinstance(item, str):
+            if len(item) + 2 > left:  # its encoding is at least this long
+                return True
+            size += len(json.dumps(item))
+        elif isinstance(item, dict):
+            # "{}", ": " per item, ", " between items; each key and value adds >= 1
+            overhead = 4 * len(item) if item else 2
+            if depth >= MAX_METADATA_DEPTH or overhead + len(item) > left:
+                return True
+            size += overhead
+            for key, value in item.items():
+                stack.append((key if isinstance(key, str) else str(key), depth + 1))
+                stack.append((value, depth + 1))
+        elif isinstance(item, (list, tuple)):
+            overhead = 2 * len(item) if item else 2  # "[]", ", " between items
+            if depth >= MAX_METADATA_DEPTH or overhead + len(item) > left:
+                return True
+            size += overhead
+            stack.extend((value, depth + 1) for value in item)
+        else:  # numbers, true/false/null (anything else as its str)
+            try:
+                size += len(json.dumps(item, default=str))
+            except ValueError:  # e.g. an int too long to print
+                return True
+        if size > limit:
+            return True
+    return False
 
 
 def limit_length(text: str) -> str:

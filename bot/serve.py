@@ -14,18 +14,36 @@
   the socket.io session key likewise (``BOT_SESSION_SECRET[_FILE]``).
 * CORS (``--cors``) is the widget's origins, ``BOT_ALLOWED_ORIGINS`` (the one
   setting the channels check too), unless ``--cors`` is given.
+* Request bodies are capped at :data:`REQUEST_MAX_BYTES` (Sanic's default is
+  100 MB, which one client could use to stall everyone): Sanic reads
+  ``SANIC_REQUEST_MAX_SIZE`` from the environment when Rasa creates its app and
+  answers 413 to a larger body before reading it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
+from typing import List, MutableMapping, Optional
 
 from bot.doors import allowed_origins, load_secret
 
 # Secrets Rasa's own code or the channels read from the environment.
 ENV_SECRETS = ("ACTION_SERVER_TOKEN", "BOT_SESSION_SECRET")
+
+#: The largest request body Rasa reads: 1 MiB (engine.io's default packet
+#: limit is 1 MB; a message over 2 000 characters is refused anyway) plus
+#: slack for JSON and form overhead.
+REQUEST_MAX_BYTES = 2**20 + 64 * 1024
+
+
+def limit_request_size(env: Optional[MutableMapping[str, str]] = None) -> None:
+    """Cap Sanic's request body size (``SANIC_REQUEST_MAX_SIZE``); a smaller
+    value already set is kept."""
+    env = os.environ if env is None else env
+    current = env.get("SANIC_REQUEST_MAX_SIZE", "")
+    if not (current.isascii() and current.isdigit() and 0 < int(current) <= REQUEST_MAX_BYTES):
+        env["SANIC_REQUEST_MAX_SIZE"] = str(REQUEST_MAX_BYTES)
 
 
 def rasa_argv(args: List[str]) -> List[str]:
@@ -55,6 +73,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     if not os.environ.get("ACTION_SERVER_TOKEN"):
         raise SystemExit("bot.serve: ACTION_SERVER_TOKEN (or ACTION_SERVER_TOKEN_FILE) is not set; "
                          "Rasa sends it to the action server (endpoints.yml)")
+    limit_request_size()
     sys.argv = rasa_argv(args)
 
     from rasa.__main__ import main as rasa_main

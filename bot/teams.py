@@ -85,6 +85,17 @@ TEAMS_CODE_NOTICE = (
 )
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+#: A verified token's claims and the key that signed it (:meth:`TeamsInput.verify_token`).
+Verified = Tuple[Dict[str, Any], Dict[str, Any]]
+
+
+def _auth_failure(exc: Exception) -> Tuple[int, Dict[str, Any]]:
+    """The answer to a request whose token was not accepted (logged without it)."""
+    if isinstance(exc, KeysUnavailable):
+        logger.error("Teams: %s", exc)
+        return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "keys_unavailable"}
+    logger.warning("Teams: rejected a request: %s", exc)
+    return HTTPStatus.UNAUTHORIZED, {"error": "unauthorized"}
 
 
 @dataclass(frozen=True)
@@ -405,6 +416,12 @@ class TeamsInput(InputChannel):
 
     async def authenticate(self, auth_header: Optional[str], activity: Dict[str, Any]) -> None:
         """Raise AuthError unless the request carries a valid Bot Connector JWT."""
+        self.check_activity(await self.verify_token(auth_header), activity)
+
+    async def verify_token(self, auth_header: Optional[str]) -> Verified:
+        """The token's claims and signing key when the bearer token is a valid
+        Bot Connector JWT (signature, issuer, audience, expiry), else AuthError.
+        Needs no request body: the webhook runs it before parsing the JSON."""
         assert self.settings and self.keys
         match = _BEARER.match(auth_header or "")
         if not match:
@@ -417,15 +434,6 @@ class TeamsInput(InputChannel):
         if header.get("alg") != "RS256" or not header.get("kid"):
             raise AuthError("token must be RS256 with a key id")
         jwk = await self.keys.get(header["kid"])
-        # A key vouches only for the channels it lists: none listed, none vouched for.
-        endorsements = jwk.get("endorsements")
-        channel = activity.get("channelId")
-        if (
-            not isinstance(endorsements, list)
-            or not isinstance(channel, str)
-            or channel not in endorsements
-        ):
-            raise AuthError("signing key not endorsed for this channel")
         try:
             claims = jwt.decode(
                 token,
@@ -438,26 +446,43 @@ class TeamsInput(InputChannel):
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
+        return claims, jwk
+
+    def check_activity(self, verified: Verified, activity: Dict[str, Any]) -> None:
+        """AuthError unless the verified token vouches for this activity: its
+        signing key is endorsed for the activity's channel and the token's
+        serviceUrl is the activity's."""
+        claims, jwk = verified
+        # A key vouches only for the channels it lists: none listed, none vouched for.
+        endorsements = jwk.get("endorsements")
+        channel = activity.get("channelId")
+        if (
+            not isinstance(endorsements, list)
+            or not isinstance(channel, str)
+            or channel not in endorsements
+        ):
+            raise AuthError("signing key not endorsed for this channel")
         claimed = (claims.get("serviceurl") or claims.get("serviceUrl") or "").rstrip("/")
         if not claimed or claimed != str(activity.get("serviceUrl") or "").rstrip("/"):
             raise AuthError("serviceUrl does not match the token")
 
     async def handle(
-        self, auth_header: Optional[str], activity: Any, on_new_message: OnNewMessage
+        self, auth_header: Optional[str], activity: Any, on_new_message: OnNewMessage,
+        verified: Optional[Verified] = None,
     ) -> Tuple[int, Dict[str, Any]]:
-        """Process one incoming activity; returns (HTTP status, JSON body)."""
+        """Process one incoming activity; returns (HTTP status, JSON body).
+        ``verified``: the result of :meth:`verify_token` when the caller has
+        already checked the bearer token (the webhook, before parsing the body)."""
         if not self.settings:
             return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "teams_not_configured"}
         if not isinstance(activity, dict):
             return HTTPStatus.BAD_REQUEST, {"error": "activity must be a JSON object"}
         try:
-            await self.authenticate(auth_header, activity)
-        except AuthError as exc:
-            logger.warning("Teams: rejected a request: %s", exc)
-            return HTTPStatus.UNAUTHORIZED, {"error": "unauthorized"}
-        except KeysUnavailable as exc:
-            logger.error("Teams: %s", exc)
-            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": "keys_unavailable"}
+            if verified is None:
+                verified = await self.verify_token(auth_header)
+            self.check_activity(verified, activity)
+        except (AuthError, KeysUnavailable) as exc:
+            return _auth_failure(exc)
         refusal = self.refusal(activity)
         if refusal:
             # Logged without the message text.
@@ -505,13 +530,21 @@ class TeamsInput(InputChannel):
 
         @teams.route("/webhook", methods=["POST"])
         async def webhook(request: Request) -> HTTPResponse:
+            auth_header = request.headers.get("Authorization")
+            verified: Optional[Verified] = None
+            if self.settings:
+                # The bearer token first: a caller without one never gets its
+                # body parsed (the body's size is capped by Sanic, bot/serve.py).
+                try:
+                    verified = await self.verify_token(auth_header)
+                except (AuthError, KeysUnavailable) as exc:
+                    status, body = _auth_failure(exc)
+                    return response.json(body, status=status)
             try:
                 activity = request.json
             except Exception:  # noqa: BLE001 (Sanic raises its own InvalidUsage)
                 activity = None
-            status, body = await self.handle(
-                request.headers.get("Authorization"), activity, on_new_message
-            )
+            status, body = await self.handle(auth_header, activity, on_new_message, verified)
             return response.json(body, status=status)
 
         return teams

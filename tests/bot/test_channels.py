@@ -52,6 +52,41 @@ def test_a_turn_with_an_answer_gets_no_extra_notice():
     assert [m["text"] for m in out.messages] == ["Svar"]
 
 
+def handled_metadata(metadata):
+    received = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        received.append(message.metadata)
+
+    out = CollectingOutputChannel()
+    asyncio.run(masking_handler(on_new_message)(UserMessage("hej", out, "u1", metadata=metadata)))
+    return received[0]
+
+
+def test_oversized_metadata_is_dropped_before_masking(monkeypatch, caplog):
+    import bot.channels as channels
+    from bot.masking import MAX_METADATA_BYTES
+
+    masked = []
+    real = channels.mask_payload
+    monkeypatch.setattr(channels, "mask_payload", lambda obj: masked.append(obj) or real(obj))
+    secret = "min pin är 482913 "
+    huge = {"note": secret * (2 * MAX_METADATA_BYTES // len(secret)), "pnr": "19800101-1234"}
+    with caplog.at_level("WARNING", logger="bot.channels"):
+        assert handled_metadata(huge) == {}
+    assert masked == [{}]  # the big one never reached the masking
+    assert "dropped the metadata" in caplog.text
+    assert "482913" not in caplog.text and "19800101" not in caplog.text
+    deep = {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
+    assert handled_metadata(deep) == {}
+
+
+def test_small_metadata_is_kept_and_masked():
+    assert handled_metadata({"note": "min pin är 482913", "id": "198001011234"}) == {
+        "note": "min pin är [dold kod]", "id": "[dolt personnummer]"}
+    assert handled_metadata(None) is None
+
+
 # --- the doors (bot/doors.py, bot/channels.py, bot/serve.py) ---
 
 WIDGET = "http://127.0.0.1:8080"
@@ -147,3 +182,29 @@ def test_serve_keeps_the_api_token_off_the_command_line(monkeypatch):
     with pytest.raises(SystemExit):
         rasa_argv(["--enable-api"])
     assert os.environ.get("RASA_API_TOKEN") is None
+
+
+def test_request_bodies_and_socketio_packets_are_capped(monkeypatch):
+    from sanic import Sanic
+
+    from bot.channels import SOCKETIO_MAX_BYTES, MaskingSocketIOInput
+    from bot.serve import REQUEST_MAX_BYTES, limit_request_size
+
+    env = {}
+    limit_request_size(env)
+    assert env == {"SANIC_REQUEST_MAX_SIZE": str(REQUEST_MAX_BYTES)}
+    assert 2**20 < REQUEST_MAX_BYTES <= 2 * 2**20
+    for value, kept in (("1000", True), (str(10**8), False), ("lots", False)):
+        env = {"SANIC_REQUEST_MAX_SIZE": value}
+        limit_request_size(env)
+        assert (env["SANIC_REQUEST_MAX_SIZE"] == value) is kept
+    # Sanic 21.12 reads it from the environment when Rasa creates its app.
+    monkeypatch.setenv("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))
+    assert Sanic("cap_test", configure_logging=False).config.REQUEST_MAX_SIZE == REQUEST_MAX_BYTES
+    channel = MaskingSocketIOInput()
+
+    async def on_new_message(message: UserMessage) -> None:
+        return None
+
+    channel.blueprint(on_new_message)
+    assert channel.sio.eio.max_http_buffer_size == SOCKETIO_MAX_BYTES <= 1_000_000

@@ -14,6 +14,7 @@ import bot.masking as masking
 from bot.masking import (
     CODE_PLACEHOLDER,
     MAX_MESSAGE_CHARS,
+    MAX_METADATA_BYTES,
     PERSONNUMMER_PLACEHOLDER,
     TOO_LONG_MESSAGE,
     html_to_text,
@@ -95,6 +96,8 @@ PERSONNUMMER_FORMS = [
     "800101+1234", "19121212-1212", "121212-1212", "121212+1212", "191212121212",
     "19800161-1234",  # samordningsnummer (day + 60)
     "19800101\u00a01234", "８００１０１－１２３４", "8 0 0 1 0 1 1 2 3 4",
+    # grouped any other way (security review of the masking work)
+    "19 80 01 01 1234", "19 800101 1234", "800 101-1234", "8001 011234",
 ]
 
 
@@ -108,6 +111,28 @@ def test_personnummer_and_samordningsnummer_are_masked(pnr):
 @pytest.mark.parametrize("pnr", PERSONNUMMER_FORMS)
 def test_personnummer_alone_is_masked(pnr):
     assert mask_text(pnr) == PERSONNUMMER_PLACEHOLDER
+
+
+PERSONNUMMER_IN_CONTEXT = {
+    "spaced pairs": ("mitt nr 19 80 01 01 1234", "mitt nr [dolt personnummer]"),
+    "date split": ("personnummer 19 800101 1234", "personnummer [dolt personnummer]"),
+    "odd grouping": ("mitt nr 800 101-1234", "mitt nr [dolt personnummer]"),
+    "glued to a word": ("pnr8001011234", "pnr[dolt personnummer]"),
+    "glued, with a dash": ("pnr800101-1234", "pnr[dolt personnummer]"),
+    "glued, 12 digits": ("mitt pnr198001011234 tack", "mitt pnr[dolt personnummer] tack"),
+    "in a web address": ("se https://x.example/?pnr=198001011234",
+                         "se https://x.example/?pnr=[dolt personnummer]"),
+    "in a web address, dashed": ("https://x.example/p/800101-1234/visa",
+                                 "https://x.example/p/[dolt personnummer]/visa"),
+}
+
+
+@pytest.mark.parametrize(("text", "expected"), PERSONNUMMER_IN_CONTEXT.values(),
+                         ids=PERSONNUMMER_IN_CONTEXT.keys())
+def test_personnummer_in_any_grouping_glued_or_in_a_url_is_masked(text, expected):
+    result = mask_sensitive(text)
+    assert result.text == expected
+    assert result.personnummer == 1 and result.codes == 0
 
 
 KEPT = [
@@ -125,6 +150,9 @@ KEPT = [
     "vad är skillnaden mellan tillitsnivå 2 och 3",
     "gäller det 2020-2021?",
     "spinning 1234",  # "pin" inside a word is no code word
+    "Mitt kort gick ut 10/12/2025 14:00",  # a date and an hour: 10 digits, no personnummer
+    "Ring 010-000 00 00 eller 08-123 456 78",
+    "se http://127.0.0.1:8765/orders/0123456789abcdef?t=a8001011234b",  # ids in a link
     "se http://127.0.0.1:8765/pin/0123456789abcdef?t=AbC123456 där",
     "id 12345678-abcd-4321-8765-0123456789ab",
     "kortnummer a1234567b",
@@ -215,6 +243,56 @@ def test_mask_payload_keeps_ids_and_links_made_by_programs():
     assert mask_payload(teams) == teams
     # ...but not when an id field carries a sentence
     assert mask_payload({"job_id": "min pin 123456"}) == {"job_id": "min pin [dold kod]"}
+
+
+@pytest.mark.parametrize("value", ["198001011234", "800101-1234", "19800101-1234",
+                                   "pnr8001011234", "https://x.example/?pnr=198001011234"])
+@pytest.mark.parametrize("key", ["id", "reference", "request_id", "pin_page_url"])
+def test_an_identifier_key_does_not_keep_a_personnummer(key, value):
+    masked = mask_payload({key: value})[key]
+    assert PERSONNUMMER_PLACEHOLDER in masked
+    assert "1234" not in masked
+
+
+# --- metadata size ---
+
+def test_metadata_size_is_measured_like_its_json():
+    import json
+
+    samples = [None, 1, "åäö\u2028", [], {}, [1, [2, {"a": None}]], {"k": ["x" * 50, 2.5, True]},
+               {1: "int key"}, ("tuple", 3)]
+    for sample in samples:
+        size = len(json.dumps(sample))
+        assert not masking.metadata_too_large(sample, size)
+        assert masking.metadata_too_large(sample, size - 1)
+    assert MAX_METADATA_BYTES == 8 * 1024
+    assert not masking.metadata_too_large({"note": "x" * (MAX_METADATA_BYTES - 20)})
+    assert masking.metadata_too_large({"note": "x" * MAX_METADATA_BYTES})
+
+
+def test_metadata_size_check_stops_early(monkeypatch):
+    """A huge string is never encoded and a huge container never walked: the
+    work is bounded by the limit, not by the metadata (counted, not timed)."""
+    import json
+
+    encoded: List[int] = []
+    real_dumps = json.dumps
+    monkeypatch.setattr(masking.json, "dumps",
+                        lambda obj, **kw: encoded.append(len(str(obj))) or real_dumps(obj, **kw))
+    assert masking.metadata_too_large({"a": "x" * 50_000_000})
+    assert masking.metadata_too_large([0] * 5_000_000)
+    assert masking.metadata_too_large([[0] * 1000] * 10_000)
+    assert sum(encoded) <= MAX_METADATA_BYTES
+
+
+def test_deeply_nested_metadata_is_too_large():
+    deep: List[Any] = []
+    inner = deep
+    for _ in range(masking.MAX_METADATA_DEPTH + 1):
+        inner.append([])
+        inner = inner[0]
+    assert masking.metadata_too_large(deep)
+    assert not masking.metadata_too_large([[["ok"]]])
 
 
 def test_button_payload_is_masked():

@@ -263,6 +263,37 @@ def test_metadata_is_masked_over_rest(bot):
     assert not appears("615243", everything)
 
 
+def test_oversized_metadata_is_dropped_over_rest(bot):
+    """Metadata over MAX_METADATA_BYTES of JSON is dropped, not masked (masking
+    a big payload costs time in proportion to its size)."""
+    sender = f"bigmeta-{uuid.uuid4().hex[:8]}"
+    metadata = {"note": "min pin är 615243 " * 1000, "pnr": "19750314-2389"}
+    assert "200 kr" in str(rest(bot, sender, QUESTION, metadata=metadata))
+    [event] = user_events(bot, sender)
+    assert "note" not in (event.get("metadata") or {})
+    everything = stored(bot) + bot.log_file.read_text()
+    assert not appears("615243", everything) and "19750314-2389" not in everything
+
+
+def test_a_body_over_the_request_cap_is_refused(bot):
+    """Sanic's default (100 MB) let one caller make Rasa read and parse a body
+    of any size; bot/serve.py caps it (413, before the body is read)."""
+    import json
+
+    from bot.serve import REQUEST_MAX_BYTES
+
+    body = json.dumps({"sender": f"huge-{uuid.uuid4().hex[:8]}", "message": "hej",
+                       "metadata": {"x": "y" * REQUEST_MAX_BYTES}})
+    try:
+        reply = httpx.post(f"{bot.url}/webhooks/rest/webhook", content=body,
+                           headers={"Content-Type": "application/json"}, timeout=60)
+        status = reply.status_code
+    except httpx.TransportError:  # the server may close the connection while we send
+        status = 413
+    assert status == 413
+    assert "200 kr" in str(rest(bot, f"after-{uuid.uuid4().hex[:8]}", QUESTION))
+
+
 def test_forms_and_metadata_are_masked_over_socketio(bot):
     async def talk() -> str:
         async with SocketUser(bot.url) as user:

@@ -329,3 +329,36 @@ def test_stale_keys_keep_working_while_the_refresh_fails():
         assert len(got) == 6
     finally:
         mock.close()
+
+
+class _BodyNotToBeRead:
+    """A request whose JSON body must not be parsed (fails the test if it is)."""
+
+    def __init__(self, authorization):
+        self.headers = {"Authorization": authorization} if authorization else {}
+        self.parsed = False
+
+    @property
+    def json(self):
+        self.parsed = True
+        return {"type": "message", "text": "x" * 10}
+
+
+def _webhook(ch: TeamsInput):
+    [route] = [r for r in ch.blueprint(no_messages)._future_routes if r.uri == "/webhook"]
+    return route.handler
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer not-a-jwt", "Basic abc"])
+def test_the_body_is_not_parsed_without_a_valid_bearer_token(mock, authorization):
+    request = _BodyNotToBeRead(authorization)
+    answer = run(_webhook(channel(mock))(request))
+    assert answer.status == 401
+    assert not request.parsed
+
+
+def test_a_valid_token_gets_its_body_parsed_and_checked(mock):
+    request = _BodyNotToBeRead(f"Bearer {mock.signed()}")
+    answer = run(_webhook(channel(mock))(request))
+    assert request.parsed
+    assert answer.status == 401  # the activity has no channelId the key is endorsed for

@@ -8,7 +8,12 @@ import subprocess
 
 from bot.local_stack import REPO
 from bot.masking import mask_payload, mask_sensitive
-from tests.bot.test_masking import CODE_FORMS, KEPT, PERSONNUMMER_FORMS
+from tests.bot.test_masking import (
+    CODE_FORMS,
+    KEPT,
+    PERSONNUMMER_FORMS,
+    PERSONNUMMER_IN_CONTEXT,
+)
 
 CASES = [
     "min pin är 123456",
@@ -40,6 +45,12 @@ CASES = [
     "x 123 - 456 y",
     "12 -  34",
     "Kostar 123456 kr?",
+    # personnummer in any grouping, glued to a word, in a web address
+    *(text for text, _ in PERSONNUMMER_IN_CONTEXT.values()),
+    "ring 070-123 45 67",
+    "30/11/2025 14:00 och 1980-01-01 12",
+    "http://127.0.0.1:8765/pin/8001011234?t=x https://a.example/198001011234a",
+    "𝐀8001011234",
 ]
 
 PAYLOADS = [
@@ -50,6 +61,8 @@ PAYLOADS = [
                                      "reference": "PUK-20260115-123456",
                                      "pin_page_url": "http://127.0.0.1:8765/pin/3f2a?t=abc1234567"}}},
     {"job_id": "min pin 123456"},
+    {"id": "198001011234", "reference": "800101-1234", "request_id": "pnr8001011234",
+     "order_id": "PUK-20260115-123456", "confirm_page_url": "https://x.example/?pnr=198001011234"},
     "/inform{\"pin\": \"482913\"}",
 ]
 

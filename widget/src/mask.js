@@ -20,6 +20,7 @@ const KEYWORD = "pin|puk|kod|lösen|losen|passw|code";
 // One scan: web addresses, code words, runs of digits; runs with 1-3
 // separators between them are joined into one group below.
 const SCAN = new RegExp(`(?<url>${URL})|(?<kw>${KEYWORD})|(?<num>\\p{Nd}+)`, "giu");
+const DIGIT_SCAN = /(?<num>\p{Nd}+)/gu; // inside a web address: digits only
 const SEPARATORS = new RegExp(`^${SEP}{1,3}$`, "u");
 const MAX_SEPARATORS = 3;
 const PRICE_AFTER = new RegExp(`[${SPACES}]{0,3}(?:kronor|kr|sek|:-)`, "iuy");
@@ -68,21 +69,15 @@ function isYear(digits) {
   return n !== null && cpLength(digits) === 4 && n >= 1900 && n <= 2099;
 }
 
-function isPersonnummer(parts, digits) {
+// 10 or 12 digits (however they were grouped) with a possible month and day.
+function isPersonnummer(digits) {
   const chars = Array.from(digits);
-  const sizes = parts.map(cpLength).join(",");
-  const spelled = parts.every((p) => cpLength(p) === 1);
-  let layouts;
   if (chars.length === 12) {
     const century = number(chars.slice(0, 2).join(""));
     if (century !== null && ![18, 19, 20].includes(century)) return false;
-    layouts = ["12", "8,4", "4,2,2,4"];
-  } else if (chars.length === 10) {
-    layouts = ["10", "6,4", "2,2,2,4"];
-  } else {
+  } else if (chars.length !== 10) {
     return false;
   }
-  if (!spelled && !layouts.includes(sizes)) return false;
   const n = chars.length;
   return monthDayPossible(chars.slice(n - 8, n - 6).join(""), chars.slice(n - 6, n - 4).join(""));
 }
@@ -103,6 +98,11 @@ function isDateOrYears(parts) {
     return isDate(parts[2], parts[1], parts[0]);
   }
   return false;
+}
+
+// 30/11/2025 14(:00): a date and an hour, not a personnummer.
+function isDateAndHour(parts) {
+  return parts.length === 4 && cpLength(parts[3]) <= 2 && isDateOrYears(parts.slice(0, 3));
 }
 
 // Code points around a position (a letter outside the BMP is two UTF-16 units).
@@ -153,27 +153,28 @@ function isPrice(text, end) {
 function classify(text, start, end, parts, keywordEnd, bare) {
   const digits = parts.join("");
   const count = cpLength(digits);
-  if (bare) return isPersonnummer(parts, digits) ? PERSONNUMMER_PLACEHOLDER : CODE_PLACEHOLDER;
+  if (bare) return isPersonnummer(digits) ? PERSONNUMMER_PLACEHOLDER : CODE_PLACEHOLDER;
   const nearKeyword = keywordEnd >= 0 && start - keywordEnd <= KEYWORD_WINDOW;
+  const after = attachedAfter(text, end);
+  // also glued to a word before it ("pnr8001011234")
+  if (!after && isPersonnummer(digits) && !isDateAndHour(parts)) return PERSONNUMMER_PLACEHOLDER;
   if (attachedBefore(text, start)) {
-    if (attachedAfter(text, end)) return null;
+    if (after) return null;
     if (nearKeyword && count >= 3 && gluedToKeyword(text, start, keywordEnd)) {
       return CODE_PLACEHOLDER;
     }
     return null;
   }
   if (isPrice(text, end)) return null;
-  const after = attachedAfter(text, end);
-  if (!after && isPersonnummer(parts, digits)) return PERSONNUMMER_PLACEHOLDER;
   if (nearKeyword && count >= 3) return CODE_PLACEHOLDER;
   if (!after && count >= 6 && count <= 8 && !isDateOrYears(parts)) return CODE_PLACEHOLDER;
   return null;
 }
 
 // [kind, start, end, digit runs] for each web address, code word and digit group.
-function* tokens(text) {
+function* tokens(text, scan = SCAN) {
   let group = null;
-  for (const match of text.matchAll(SCAN)) {
+  for (const match of text.matchAll(scan)) {
     const start = match.index;
     const end = start + match[0].length;
     const kind = match.groups.url !== undefined ? "url" : match.groups.kw !== undefined ? "kw" : "num";
@@ -200,6 +201,24 @@ function* tokens(text) {
   if (group !== null) yield group;
 }
 
+// A web address with each personnummer in it (?pnr=198001011234) masked; a digit
+// group a letter touches (an id) and everything else is left as it is.
+function maskUrl(url) {
+  const out = [];
+  let last = 0;
+  let found = 0;
+  for (const [, start, end, parts] of tokens(url, DIGIT_SCAN)) {
+    if (isPersonnummer(parts.join("")) && !attachedBefore(url, start) && !attachedAfter(url, end)) {
+      out.push(url.slice(last, start), PERSONNUMMER_PLACEHOLDER);
+      last = end;
+      found += 1;
+    }
+  }
+  if (!found) return [url, 0];
+  out.push(url.slice(last));
+  return [out.join(""), found];
+}
+
 /** Replace codes and personnummer by the same placeholders as the bot. */
 export function maskSensitive(text, { bareRule = true } = {}) {
   if (!text) return { text: text || "", found: false };
@@ -215,7 +234,16 @@ export function maskSensitive(text, { bareRule = true } = {}) {
       keywordEnd = end;
       continue;
     }
-    if (kind !== "num") continue; // a web address: left as it is
+    if (kind === "url") {
+      // A web address is left as it is, but for a personnummer in it.
+      const [url, inUrl] = maskUrl(text.slice(start, end));
+      if (inUrl) {
+        found = true;
+        out.push(text.slice(last, start), url);
+        last = end;
+      }
+      continue;
+    }
     const placeholder = classify(text, start, end, parts, keywordEnd, bare);
     if (placeholder === null) continue;
     found = true;
@@ -227,6 +255,11 @@ export function maskSensitive(text, { bareRule = true } = {}) {
   return { text: out.join(""), found: true };
 }
 
+// Whether a personnummer is in a metadata value (as bot/masking.py's _kept_identifier).
+function containsPersonnummer(value) {
+  return maskSensitive(value, { bareRule: false }).text.includes(PERSONNUMMER_PLACEHOLDER);
+}
+
 /** Every string in metadata / a button payload masked (as bot/masking.py's mask_payload). */
 export function maskPayload(obj) {
   if (typeof obj === "string") return maskSensitive(obj, { bareRule: false }).text;
@@ -235,7 +268,10 @@ export function maskPayload(obj) {
     const out = {};
     for (const [key, value] of Object.entries(obj)) {
       const keep =
-        IDENTIFIER_KEYS.has(key) && typeof value === "string" && IDENTIFIER.test(value);
+        IDENTIFIER_KEYS.has(key) &&
+        typeof value === "string" &&
+        IDENTIFIER.test(value) &&
+        !containsPersonnummer(value);
       out[maskPayload(key)] = keep ? value : maskPayload(value);
     }
     return out;
