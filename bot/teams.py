@@ -80,8 +80,7 @@ _BEARER = re.compile(r"Bearer\s+(\S+)$")
 # socket.io CODE_NOTICE, which says the message is not stored).
 TEAMS_CODE_NOTICE = (
     "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
-    "Jag har tagit bort det ur det jag sparar, men Teams har redan sparat ditt "
-    "meddelande i Microsoft 365."
+    "Jag sparar det inte, men Teams har redan sparat ditt meddelande i Microsoft 365."
 )
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
