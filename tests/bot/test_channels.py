@@ -201,6 +201,9 @@ def test_request_bodies_and_socketio_packets_are_capped(monkeypatch):
     # Sanic 21.12 reads it from the environment when Rasa creates its app.
     monkeypatch.setenv("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))
     assert Sanic("cap_test", configure_logging=False).config.REQUEST_MAX_SIZE == REQUEST_MAX_BYTES
+    # `make test` exports make run's secret file paths; this unit test brings its own key.
+    monkeypatch.delenv("BOT_SESSION_SECRET_FILE", raising=False)
+    monkeypatch.setenv("BOT_SESSION_SECRET", "unit-test-session-key")
     channel = MaskingSocketIOInput()
 
     async def on_new_message(message: UserMessage) -> None:

@@ -12,7 +12,9 @@ from tests.bot.responses import domain
 
 # Values the card actions pass with the responses that need them.
 ACTION_VALUES = {"pin_name": "legitimering", "days_left": 20, "reference": "PUK-1",
-                 "pin_page_url": "http://127.0.0.1:8765/pin/x", "progress": 40}
+                 "pin_page_url": "http://127.0.0.1:8765/pin/x", "progress": 40,
+                 "confirm_page_url": "http://127.0.0.1:8765/orders/x",
+                 "agent_message": "Kortet togs ur."}
 
 
 @pytest.mark.parametrize("response", sorted(domain().responses))

@@ -31,27 +31,30 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as 
 ATTACKER_UID = 65534  # nobody
 
 ATTACK = r"""
-import json, sys, urllib.error, urllib.request
-link, agent, form = sys.argv[1], sys.argv[2], sys.argv[3]
+import http.cookiejar, json, re, sys, urllib.error, urllib.parse, urllib.request
+link, agent, form, action = sys.argv[1:5]
 forged = {"Origin": agent, "Sec-Fetch-Site": "same-origin", "Host": agent.split("//")[1]}
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 out = {}
 def call(url, data=None):
     req = urllib.request.Request(url, data=data, headers=forged)
     try:
-        with urllib.request.urlopen(req, timeout=20) as r:
+        with opener.open(req, timeout=20) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
 out["open"] = call(link)
-body = b"action=order&csrf=x&pin_legitimering=000000&pin_underskrift=1111"
-out["post"] = call(agent + form, body)
+# Whatever a browser would post from the page: its hidden fields (CSRF) and the button.
+hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', out["open"][1]))
+fields = {**hidden, "action": action, "pin_legitimering": "000000", "pin_underskrift": "1111"}
+out["post"] = call(agent + form, urllib.parse.urlencode(fields).encode())
 print(json.dumps(out))
 """
 
 
-def as_other_user(link: str, agent_url: str, form_path: str) -> dict:
+def as_other_user(link: str, agent_url: str, form_path: str, action: str) -> dict:
     done = subprocess.run(
-        ["/usr/bin/python3", "-I", "-c", ATTACK, link, agent_url, form_path],
+        ["/usr/bin/python3", "-I", "-c", ATTACK, link, agent_url, form_path, action],
         user=ATTACKER_UID,
         group=ATTACKER_UID,
         extra_groups=[],
@@ -69,7 +72,7 @@ def test_another_user_with_the_order_link_cannot_order(agent, receiver, fresh_ca
     fresh_card("old")
     order = new_order(agent)
     form = f"/orders/{order['order_id']}"
-    result = as_other_user(order["confirm_page_url"], agent.url, form)
+    result = as_other_user(order["confirm_page_url"], agent.url, form, "order")
     for status, body in result.values():
         assert status == 403, body
         assert "Sidan hör till en annan användare" in body
@@ -84,7 +87,7 @@ def test_another_user_with_the_order_link_cannot_order(agent, receiver, fresh_ca
 def test_another_user_with_the_pin_link_spends_no_try(agent, fresh_card, card_slot) -> None:  # noqa: F811
     fresh_card("old")
     job = new_job(agent)
-    result = as_other_user(job["pin_page_url"], agent.url, f"/pin/{job['job_id']}")
+    result = as_other_user(job["pin_page_url"], agent.url, f"/pin/{job['job_id']}", "start")
     for status, body in result.values():
         assert status == 403, body
     time.sleep(1.5)
