@@ -65,6 +65,19 @@ def open_link(
     return fail(request, kind, area)
 
 
+def enter_page(
+    request: Request, links: PageLinks, area: str, target_id: str, token: str | None, exists: bool
+) -> str | Response:
+    """A page GET: the person's page session, or the response to send instead (unknown
+    target, the link being opened now, no session in this browser)."""
+    if not exists:
+        return fail(request, "link_invalid" if token is not None else "not_found", area)
+    if token is not None:
+        return open_link(request, links, area, target_id, token)
+    session = session_of(request, links, target_id)
+    return fail(request, "no_session", area) if session is None else session
+
+
 def session_of(request: Request, links: PageLinks, target_id: str) -> str | None:
     session = request.cookies.get(SESSION_COOKIE)
     return session if links.check_session(target_id, session) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cardagent.pages.common import checked_form, fail, open_link, region, see_other, session_of
+from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
@@ -25,27 +25,24 @@ def _orders(request: Request) -> PukOrders:
     return request.app.state.orders
 
 
-def _exists(orders: PukOrders, order_id: str) -> bool:
+def _facts(orders: PukOrders, order_id: str) -> dict | None:
+    """What the order page shows, or None for an unknown order."""
     if not _valid_id(order_id):
-        return False
+        return None
     try:
-        orders.page_facts(order_id)
+        return orders.page_facts(order_id)
     except OrderNotFound:
-        return False
-    return True
+        return None
 
 
 @router.get("/orders/{order_id}")
 def order_page(request: Request, order_id: str, t: str | None = None) -> Response:
     orders = _orders(request)
-    if not _exists(orders, order_id):
-        return fail(request, "link_invalid" if t is not None else "not_found", AREA)
-    if t is not None:
-        return open_link(request, orders.links, AREA, order_id, t)
-    session = session_of(request, orders.links, order_id)
-    if session is None:
-        return fail(request, "no_session", AREA)
-    facts = orders.page_facts(order_id)
+    facts = _facts(orders, order_id)
+    session = enter_page(request, orders.links, AREA, order_id, t, facts is not None)
+    if isinstance(session, Response):
+        return session
+    assert facts is not None
     if facts["order_status"] == "awaiting_confirmation":
         return page(
             "order_confirm.html",
@@ -69,7 +66,7 @@ def order_page(request: Request, order_id: str, t: str | None = None) -> Respons
 @router.post("/orders/{order_id}")
 async def order_submit(request: Request, order_id: str) -> Response:
     orders = _orders(request)
-    if not _exists(orders, order_id):
+    if _facts(orders, order_id) is None:
         return fail(request, "not_found", AREA)
     checked = await checked_form(request, orders.links, AREA, order_id)
     if isinstance(checked, Response):

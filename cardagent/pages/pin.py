@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cardagent.pages.common import checked_form, fail, open_link, region, see_other, session_of
+from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.forms import PIN_MAX, PIN_MIN, valid_pin
 from cardagent.pages.links import csrf_for
@@ -126,14 +126,10 @@ def _form_page(
 @router.get("/pin/{job_id}")
 def pin_page(request: Request, job_id: str, t: str | None = None) -> Response:
     manager = _upgrades(request)
-    if not _valid_id(job_id) or manager.store.job(job_id) is None:
-        return fail(request, "link_invalid" if t is not None else "not_found", AREA)
-    if t is not None:
-        return open_link(request, manager.links, AREA, job_id, t)
-    session = session_of(request, manager.links, job_id)
-    if session is None:
-        return fail(request, "no_session", AREA)
-    job = manager.store.job(job_id)
+    job = manager.store.job(job_id) if _valid_id(job_id) else None
+    session = enter_page(request, manager.links, AREA, job_id, t, job is not None)
+    if isinstance(session, Response):
+        return session
     assert job is not None
     if job["status"] != "waiting_for_pin":
         return _status_page(request, job)

@@ -32,6 +32,7 @@ import pytest
 import socketio
 
 from bot.local_stack import BotServer, bot_stack, free_port
+from tests.security.test_agent_pages import Site
 
 
 class _Server(ThreadingHTTPServer):
@@ -92,29 +93,17 @@ def doors(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Doors]:
 @pytest.fixture
 def attacker_page() -> Iterator[Callable[[str], str]]:
     """Serves an HTML page from its own local port (another origin); returns its URL."""
-    servers: List[_Server] = []
+    sites: List[Site] = []
 
     def serve(html: str) -> str:
-        body = html.encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server, url = _serve(Handler)
-        servers.append(server)
-        return url + "/"
+        site = Site()
+        site.pages["/"] = html
+        sites.append(site)
+        return site.url("/")
 
     yield serve
-    for server in servers:
-        server.shutdown()
+    for site in sites:
+        site.close()
 
 
 def run_async(coro):  # noqa: ANN001, ANN201 - any coroutine
