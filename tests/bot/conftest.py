@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.local_stack import REPO, BotServer, bot_stack, free_port
+from tests.support.local_stack import REPO, BotServer, bot_stack, free_port
 
 __all__ = ["REPO", "BotServer"]
 

@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 from rasa.core.nlg.interpolator import interpolate_text
 from rasa.shared.core.domain import Domain
 
-from bot.local_stack import REPO
+from tests.support.local_stack import REPO
 from bot.site_config import load_site_config
 
 

@@ -23,11 +23,11 @@ from typing import Iterator
 
 import pytest
 
-from bot.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
-from cardagent.devtools.demo_card import make_demo_card, stop_demo
-from cardagent.devtools.emulator import READER_NAMES, VPCD_PORTS
-from cardagent.devtools.est_ca import DEFAULT_PORT as EST_PORT
-from cardagent.devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
+from tests.support.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
+from devtools.demo_card import make_demo_card, stop_demo
+from devtools.emulator import READER_NAMES, VPCD_PORTS
+from devtools.est_ca import DEFAULT_PORT as EST_PORT
+from devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
 from cardagent.pcsc import wait_for_change
 from tests.bot.responses import buttons, joined, rendered
 

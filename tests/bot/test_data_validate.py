@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rasa.shared.core.domain import Domain
 
-from bot.local_stack import REPO
+from tests.support.local_stack import REPO
 
 
 def sent_by_actions() -> set:

@@ -2,7 +2,7 @@
 
 * pcscd with vsmartcard-vpcd (reused if one already runs, e.g. from `make demo-card`;
   otherwise started here and stopped at the end);
-* SoftHSM2 tokens for every fixture card (cardagent.devtools.cards.PROFILES), two per card,
+* SoftHSM2 tokens for every fixture card (devtools.cards.PROFILES), two per card,
   certificates from the TEST PKI;
 * the card emulator in reader "Virtual PCD 00 01" (port 35964) - the demo card uses
   "Virtual PCD 00 00", so a running demo does not disturb the tests;
@@ -25,11 +25,11 @@ from fastapi.testclient import TestClient
 from cardagent import pcsc
 from cardagent.api import create_app
 from cardagent.config import SOFTHSM2_MODULE, ProbeSettings, Settings
-from cardagent.devtools.cards import PROFILES
-from cardagent.devtools.emulator import VirtualCard
-from cardagent.devtools.pcscd import pcscd_running, start_pcscd
-from cardagent.devtools.pki import TestPKI
-from cardagent.devtools.softhsm import ProvisionedCard, provision_card, write_softhsm_conf
+from devtools.cards import PROFILES
+from devtools.emulator import VirtualCard
+from devtools.pcscd import pcscd_running, start_pcscd
+from devtools.pki import TestPKI
+from devtools.softhsm import ProvisionedCard, provision_card, write_softhsm_conf
 
 TEST_PORT = 35964
 TEST_READER = "Virtual PCD 00 01"
@@ -191,10 +191,10 @@ def agent_env(stack_dir: Path, softhsm_conf: Path, tmp_path: Path) -> Callable[.
 
 # --- write side (issue 4): EST test CA, order receiver, fresh cards ----------------------------
 
-from cardagent.devtools.est_ca import EstTestCA  # noqa: E402
-from cardagent.devtools.order_receiver import OrderReceiver  # noqa: E402
-from cardagent.devtools.pki import TlsFiles, tls_server_files  # noqa: E402
-from cardagent.devtools.servers import ThreadedServer  # noqa: E402
+from devtools.est_ca import EstTestCA  # noqa: E402
+from devtools.order_receiver import OrderReceiver  # noqa: E402
+from devtools.pki import TlsFiles, tls_server_files  # noqa: E402
+from devtools.servers import ThreadedServer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

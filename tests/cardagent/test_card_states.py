@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cardagent.devtools.cards import PROFILES
+from devtools.cards import PROFILES
 from tests.cardagent.conftest import TEST_READER, assert_no_personnummer
 
 STATE_CARDS = [name for name, p in PROFILES.items() if not p.expected_state.startswith("error:")]

@@ -113,7 +113,7 @@ def test_bad_config_file_is_clear(tmp_path) -> None:
 
 
 def test_region_name_from_env_file_and_demo_marker(tmp_path) -> None:
-    from cardagent.devtools.site_region import region_name
+    from devtools.site_region import region_name
 
     assert load_settings({"CARDAGENT_DATA_DIR": str(tmp_path)}).region_name == ""
     env = {"CARDAGENT_DATA_DIR": str(tmp_path), "CARDAGENT_REGION_NAME": " Region Test "}

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from cardagent.devtools.cards import synthetic_personnummer
+from devtools.cards import synthetic_personnummer
 from cardagent.identifiers import MaskingLogFilter, luhn_ok, mask_text, recognise
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
+from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
 from tests.cardagent.conftest import assert_no_personnummer, free_port
 from tests.cardagent.test_upgrade import assert_upgraded
 
@@ -226,7 +226,7 @@ class Receiver:
             [
                 sys.executable,
                 "-m",
-                "cardagent.devtools.order_receiver",
+                "devtools.order_receiver",
                 "--port",
                 str(self.port),
                 "--db",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.local_stack import BotServer
+from tests.support.local_stack import BotServer
 from tests.scale.stacks import UNSURE_CANDIDATES
 
 

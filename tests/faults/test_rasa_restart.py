@@ -12,7 +12,7 @@ from typing import Callable, Iterator, List, Tuple
 
 import pytest
 
-from bot.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
+from tests.support.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
 from tests.bot.responses import joined, rendered
 from tests.faults.conftest import find_unsure
 from tests.scale.stacks import pg_events, sqlite_events, turn_problems, user_texts

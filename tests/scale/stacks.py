@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Sequence
 
-from bot.local_stack import BotServer, PgServer, bot_stack
+from tests.support.local_stack import BotServer, PgServer, bot_stack
 
 # Messages the trained NLU is unsure about (about the card, but vague): the
 # first one that gives nlu_fallback is used where a test needs "Menade du ...?".

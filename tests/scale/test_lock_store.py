@@ -12,7 +12,7 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.local_stack import RedisServer, redis_server
+from tests.support.local_stack import RedisServer, redis_server
 from bot.lock_store import AtomicRedisLockStore
 
 SERVERS, PER_SERVER = 8, 25

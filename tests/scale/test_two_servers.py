@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.faq_catalog import faq_catalog
-from bot.local_stack import BotServer, PgServer, postgres_server, redis_server, write_endpoints
+from tests.support.local_stack import BotServer, PgServer, postgres_server, redis_server, write_endpoints
 from tests.bot.responses import joined, rendered
 from tests.scale.stacks import (
     UNSURE_CANDIDATES,

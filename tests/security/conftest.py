@@ -1,5 +1,4 @@
-"""Attacker-style tests for issue 10: reuse the suites' fixtures instead of copying them."""
+"""Attacker-style tests for issue 10 on the bot's side: reuse the suites' fixtures instead of
+copying them. The agent's own attacker tests live in tests/cardagent/security/."""
 
-from tests.cardagent.conftest import *  # noqa: F403 - the card stack (pcscd, SoftHSM2, agent)
-from tests.cardagent.test_upgrade import make_agent  # noqa: E402, F401 - upgrade agent fixture
-from tests.widget.conftest import browser, page  # noqa: E402, F401 - Chromium via Playwright
+from tests.widget.conftest import browser, page  # noqa: F401 - Chromium via Playwright

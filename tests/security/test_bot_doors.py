@@ -1,6 +1,6 @@
 """The bot's own doors on a workstation, attacked (issue 10, point 3).
 
-The real stack: trained Rasa model + action server (bot.local_stack), the
+The real stack: trained Rasa model + action server (tests.support.local_stack), the
 widget's origin allowlisted, and a recording stand-in for the card agent so
 that any card request the action server makes is seen. The attacks:
 
@@ -31,8 +31,8 @@ import httpx
 import pytest
 import socketio
 
-from bot.local_stack import BotServer, bot_stack, free_port
-from tests.security.test_agent_pages import Site
+from tests.support.local_stack import BotServer, bot_stack, free_port
+from tests.cardagent.security.test_agent_pages import Site
 
 
 class _Server(ThreadingHTTPServer):

@@ -28,7 +28,7 @@ import httpx
 import pytest
 import socketio
 
-from bot.local_stack import BotServer, bot_stack
+from tests.support.local_stack import BotServer, bot_stack
 from bot.masking import MAX_MESSAGE_CHARS
 from tests.bot.responses import rendered
 

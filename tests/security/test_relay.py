@@ -26,9 +26,9 @@ from typing import Any, Dict, Iterator, List
 import pytest
 from playwright.sync_api import expect
 
-from bot.local_stack import REPO, free_port, wait_for
-from cardagent.devtools.demo_card import make_demo_card, stop_demo
-from cardagent.devtools.emulator import VPCD_PORTS
+from tests.support.local_stack import REPO, free_port, wait_for
+from devtools.demo_card import make_demo_card, stop_demo
+from devtools.emulator import VPCD_PORTS
 from tests.bot.test_card_conversations import demo_services_ports_free
 from tests.widget.conftest import build_widget, serve_module
 from tests.widget.stack import start_bot

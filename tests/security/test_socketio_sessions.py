@@ -26,7 +26,7 @@ import jwt
 import pytest
 import socketio
 
-from bot.local_stack import BotServer, bot_stack, free_port
+from tests.support.local_stack import BotServer, bot_stack, free_port
 
 JWT_KEY = "intranet-test-signing-key-" + uuid.uuid4().hex
 QUESTION = "Hur fungerar det med företagskort?"

@@ -25,7 +25,7 @@ from typing import Iterator, List
 import httpx
 import pytest
 
-from bot.local_stack import BotServer
+from tests.support.local_stack import BotServer
 from bot.teams import TEAMS_CODE_NOTICE
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot

@@ -10,7 +10,7 @@ import zipfile
 
 from PIL import Image
 
-from bot.local_stack import REPO
+from tests.support.local_stack import REPO
 from bot.site_config import load_site_config
 
 

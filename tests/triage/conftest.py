@@ -4,7 +4,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.local_stack import BotServer, bot_stack
+from tests.support.local_stack import BotServer, bot_stack
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from bot.local_stack import REPO
+from tests.support.local_stack import REPO
 from bot.triage import HttpParser, triage
 from tests.bot.responses import rendered
 

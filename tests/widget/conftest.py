@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from bot.local_stack import REPO, free_port
+from tests.support.local_stack import REPO, free_port
 from tests.widget.stack import BotProcess, start_bot
 
 WIDGET = REPO / "widget"

@@ -1,4 +1,4 @@
-"""The real bot for the widget and Teams tests: bot.local_stack.bot_stack with
+"""The real bot for the widget and Teams tests: tests.support.local_stack.bot_stack with
 Rasa's ``--cors`` for the widget's page and extra environment (e.g. Teams)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
-from bot.local_stack import BotServer, bot_stack
+from tests.support.local_stack import BotServer, bot_stack
 
 BotProcess = BotServer  # the name the widget and Teams tests use
 

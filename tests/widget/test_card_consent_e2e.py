@@ -29,9 +29,9 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from bot.local_stack import free_port
+from tests.support.local_stack import free_port
 from cardagent.config import DEFAULT_PORT as AGENT_PORT
-from cardagent.devtools.site_region import region_name
+from devtools.site_region import region_name
 from tests.bot.responses import domain
 from tests.bot.test_card_conversations import (
     AGENT_TOKEN,

@@ -19,9 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from bot.local_stack import REPO, free_port, wait_for
-from cardagent.devtools.demo_card import make_demo_card, stop_demo
-from cardagent.devtools.emulator import VPCD_PORTS
+from tests.support.local_stack import REPO, free_port, wait_for
+from devtools.demo_card import make_demo_card, stop_demo
+from devtools.emulator import VPCD_PORTS
 from tests.bot.responses import joined, rendered
 from tests.bot.test_card_conversations import demo_services_ports_free
 from tests.widget.conftest import build_widget, serve_module

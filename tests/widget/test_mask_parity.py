@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from bot.local_stack import REPO
+from tests.support.local_stack import REPO
 from bot.masking import mask_payload, mask_sensitive
 from tests.bot.test_masking import (
     CODE_FORMS,

@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 
 from cardagent.config import DEMO_MARKER, SOFTHSM2_MODULE, load_settings
-from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT, DEMO_PUK, PROFILES
-from cardagent.devtools.demo_services import service_settings
-from cardagent.devtools.emulator import READER_NAMES, VPCD_PORTS
-from cardagent.devtools.pcscd import pcscd_running, start_pcscd, stop_process
+from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT, DEMO_PUK, PROFILES
+from devtools.demo_services import service_settings
+from devtools.emulator import READER_NAMES, VPCD_PORTS
+from devtools.pcscd import pcscd_running, start_pcscd, stop_process
 
 
 def _pid_alive(pid_file: Path) -> int | None:
@@ -51,9 +51,9 @@ def stop_demo(data_dir: Path, *, keep_pcscd: bool = False) -> None:
 
 
 def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict:
-    from cardagent.devtools.pki import TestPKI
-    from cardagent.devtools.site_region import region_name
-    from cardagent.devtools.softhsm import provision_card, write_softhsm_conf
+    from devtools.pki import TestPKI
+    from devtools.site_region import region_name
+    from devtools.softhsm import provision_card, write_softhsm_conf
 
     profile = PROFILES[name]
     demo = data_dir / "demo"
@@ -87,7 +87,7 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
         [
             sys.executable,
             "-m",
-            "cardagent.devtools.emulator",
+            "devtools.emulator",
             "--card",
             str(card_file),
             "--port",
@@ -101,7 +101,7 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
     (run / "emulator.pid").write_text(str(emu.pid))
     svc_log = open(run / "services.log", "ab")  # noqa: SIM115 - handed to the child
     svc = subprocess.Popen(
-        [sys.executable, "-m", "cardagent.devtools.demo_services"],
+        [sys.executable, "-m", "devtools.demo_services"],
         stdout=svc_log,
         stderr=svc_log,
         stdin=subprocess.DEVNULL,

@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "current.tar.gz"
 VENV_BIN = Path(sys.executable).parent
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.security.test_agent_pages import (  # noqa: F401 - fixtures
+from tests.cardagent.security.test_agent_pages import (  # noqa: F401 - fixtures
     LEGITIMERING,
     agent,
     new_job,

@@ -10,7 +10,7 @@ HSA-id (the agent never sends one). Proof of possession: the PKCS#10 signature i
 For fault tests: ``ca.fail_next = n`` answers the next n enrollments with 503;
 ``ca.wrong_issuer = True`` issues from a CA the agent does not trust.
 
-Demo: ``python -m cardagent.devtools.est_ca [--port 8443]`` (test PKI and TLS files from the
+Demo: ``python -m devtools.est_ca [--port 8443]`` (test PKI and TLS files from the
 demo card's folder).
 """
 
@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 
-from cardagent.devtools import pki as pkimod
-from cardagent.devtools.cards import PROFILES
-from cardagent.devtools.pki import TestPKI
-from cardagent.devtools.servers import serve_https
+from devtools import pki as pkimod
+from devtools.cards import PROFILES
+from devtools.pki import TestPKI
+from devtools.servers import serve_https
 
 PROFILE_LABELS: dict[str, tuple[str, str, str]] = {
     "hsaid-auth": (pkimod.HSA3, "hsa", "auth"),

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 
 from cardagent.config import SOFTHSM2_MODULE
-from cardagent.devtools.cards import (
+from devtools.cards import (
     ATR,
     DEMO_PIN_LEGITIMERING,
     DEMO_PIN_UNDERSKRIFT,
@@ -25,7 +25,7 @@ from cardagent.devtools.cards import (
     PIN_REF,
     CardProfile,
 )
-from cardagent.devtools.pki import TestPKI
+from devtools.pki import TestPKI
 
 TOKEN_PINS = {"legitimering": DEMO_PIN_LEGITIMERING, "underskrift": DEMO_PIN_UNDERSKRIFT}
 TOKEN_SUFFIX = {"legitimering": "(Legitimering)", "underskrift": "(Underskrift)"}

@@ -30,7 +30,7 @@ from cardagent import __version__
 
 PROOF_CONTEXT = "siths-cardagent-proof|v1"
 AGENT_NAME = "siths-cardagent"
-NONCE_PATTERN = r"^[0-9a-f]{32,128}\Z"  # \Z, not $: no trailing newline
+NONCE_PATTERN = r"^[0-9a-f]{32,128}$"  # pydantic 2 (Rust regex): $ admits no trailing newline
 
 
 def proof_message(nonce: str, host: str, port: int) -> bytes:
@@ -65,7 +65,7 @@ def build_router() -> APIRouter:
             Query(
                 min_length=32,
                 max_length=128,
-                regex=NONCE_PATTERN,
+                pattern=NONCE_PATTERN,
                 description="32-128 lowercase hex characters, fresh for every check",
             ),
         ],

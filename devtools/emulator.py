@@ -11,7 +11,7 @@ The card applet (AID ``config.TEST_APPLET_AID``) implements:
   READ BINARY, VERIFY (with data: check PIN, real retry counter, 63Cx / 6983; without data:
   report the counter), RESET RETRY COUNTER (PUK + new PIN), CHANGE REFERENCE DATA.
 
-Run standalone: ``python -m cardagent.devtools.emulator --card card.json [--port 35963]``.
+Run standalone: ``python -m devtools.emulator --card card.json [--port 35963]``.
 """
 
 from __future__ import annotations

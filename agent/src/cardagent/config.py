@@ -31,7 +31,7 @@ DEFAULT_PORT = 8765
 SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 DEMO_MARKER = Path("demo") / "demo.json"
 
-# The emulator applet (cardagent.devtools.emulator) answers this AID. Real SITHS cards do not.
+# The emulator applet (devtools.emulator) answers this AID. Real SITHS cards do not.
 TEST_APPLET_AID = "F0535449544853544553"  # F0 + "STITHSTES" - proprietary test AID
 
 FAMILY_EID = "siths_eid"

@@ -10,7 +10,7 @@ answers every post with that 4xx (e.g. 400 or 422: the order system refuses the 
 stores nothing; ``--die-after-store`` exits the process right after committing the first new
 order, before answering (the worst moment for exactly-once). ``posts`` counts every POST.
 
-Demo: ``python -m cardagent.devtools.order_receiver [--port 8444] [--db FILE]``.
+Demo: ``python -m devtools.order_receiver [--port 8444] [--db FILE]``.
 """
 
 from __future__ import annotations
@@ -133,8 +133,8 @@ class OrderReceiver:
 
 def main(argv: list[str] | None = None) -> int:
     from cardagent.config import load_settings
-    from cardagent.devtools.pki import tls_server_files
-    from cardagent.devtools.servers import serve_https
+    from devtools.pki import tls_server_files
+    from devtools.servers import serve_https
 
     parser = argparse.ArgumentParser(description="Local test receiver for PUK orders")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.routing import compile_path
 
 from cardagent.config import Settings
 from cardagent.pages.render import PAGE_HEADERS, area_of, error_page_bytes, is_page_path
@@ -58,18 +59,25 @@ RELAY_ROUTES = frozenset(
 )
 
 
+_RELAY_PATTERNS = tuple((method, compile_path(path)[0]) for method, path in sorted(RELAY_ROUTES))
+
+
+def is_relay_route(method: str, path: str) -> bool:
+    """The request's method and path match one of RELAY_ROUTES (path templates)."""
+    return any(m == method and rx.fullmatch(path) for m, rx in _RELAY_PATTERNS)
+
+
 def is_browser_relay(request: Request) -> bool:
     """A relay call from the chat widget: relay on, an allowlisted Origin (the
     middleware has already refused any other), one of the relay routes, and a caller
     that runs as the agent's own user (another local user can fake the Origin)."""
     settings: Settings = request.app.state.settings
     origin = (request.headers.get("origin") or "").rstrip("/")
-    route = request.scope.get("route")
     return (
         settings.browser_relay
         and bool(origin)
         and origin in settings.allowed_origins
-        and (request.method, getattr(route, "path", "")) in RELAY_ROUTES
+        and is_relay_route(request.method, request.url.path)
         and request.app.state.peer_check(request.scope)
     )
 

@@ -1,6 +1,6 @@
 """The demo's stand-ins for the outside world: the EST test CA and the order receiver.
 
-``python -m cardagent.devtools.demo_services`` runs both in the foreground over HTTPS
+``python -m devtools.demo_services`` runs both in the foreground over HTTPS
 (EST on 127.0.0.1:8443, orders on 127.0.0.1:8444) with the demo card's test PKI and TLS
 files from ``<data_dir>/demo/``. ``make demo-card`` starts it in the background and writes
 the URLs and trust files into the demo marker, so the agent finds them with no settings.
@@ -17,12 +17,12 @@ import threading
 from pathlib import Path
 
 from cardagent.config import load_settings
-from cardagent.devtools.est_ca import DEFAULT_PORT as EST_PORT
-from cardagent.devtools.est_ca import EstTestCA
-from cardagent.devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
-from cardagent.devtools.order_receiver import OrderReceiver
-from cardagent.devtools.pki import TestPKI, tls_server_files
-from cardagent.devtools.servers import ThreadedServer
+from devtools.est_ca import DEFAULT_PORT as EST_PORT
+from devtools.est_ca import EstTestCA
+from devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
+from devtools.order_receiver import OrderReceiver
+from devtools.pki import TestPKI, tls_server_files
+from devtools.servers import ThreadedServer
 
 
 def service_settings(demo: Path) -> dict[str, str]:

@@ -4,7 +4,7 @@
 ``region_name`` (shown on the agent's own pages). Prints nothing when the file or the key is
 missing: the pages then show "Kortprogrammet på den här datorn" without a region.
 
-Usage: ``python -m cardagent.devtools.site_region [path]`` (default: $SITE_CONFIG or site.yml).
+Usage: ``python -m devtools.site_region [path]`` (default: $SITE_CONFIG or site.yml).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from cardagent.config import REPO_DIR
+REPO_DIR = Path(__file__).resolve().parents[1]
 
 
 def region_name(path: Path | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from cardagent.devtools import pki
+from devtools import pki
 from cardagent.identifiers import luhn_check_digit
 
 DEMO_PIN_LEGITIMERING = "123456"

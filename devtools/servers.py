@@ -8,7 +8,7 @@ from typing import Any
 
 import uvicorn
 
-from cardagent.devtools.pki import TlsFiles
+from devtools.pki import TlsFiles
 
 
 def serve_https(app: Any, port: int, tls: TlsFiles, host: str = "127.0.0.1") -> None:

@@ -1,34 +1,12 @@
-"""API response models (pydantic v1 syntax, as Rasa pins pydantic 1.10)."""
+"""API response models (pydantic 2)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any, Dict, List, Optional, Type
+from typing import Dict, List, Optional
 
-from pydantic import BaseModel as _PydanticBaseModel
-from pydantic import Field, StrictBool
-
-
-class BaseModel(_PydanticBaseModel):
-    """pydantic v1 model whose JSON schema marks Optional fields as nullable (OpenAPI 3.1)."""
-
-    class Config:
-        @staticmethod
-        def schema_extra(schema: Dict[str, Any], model: Type[_PydanticBaseModel]) -> None:
-            props = schema.get("properties", {})
-            for field in model.__fields__.values():
-                prop = props.get(field.alias)
-                if prop is None or not field.allow_none or "anyOf" in prop:
-                    continue
-                title = prop.pop("title", None)
-                description = prop.pop("description", None)
-                new: Dict[str, Any] = {"anyOf": [prop, {"type": "null"}]}
-                if title:
-                    new["title"] = title
-                if description:
-                    new["description"] = description
-                props[field.alias] = new
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class CardStateName(StrEnum):
@@ -93,7 +71,7 @@ class CertificateOut(BaseModel):
     extended_key_usage: List[str]
     policy_oids: List[str]
     identifier: IdentifierOut
-    assurance_level: Optional[int]
+    assurance_level: Optional[int] = None
     ca_family: Optional[str] = Field(
         None, description="siths_eid, siths_legacy or null (not SITHS)"
     )
@@ -104,7 +82,7 @@ class CertificateOut(BaseModel):
 class PinOut(BaseModel):
     role: Optional[str] = Field(None, description="legitimering or underskrift")
     status: str = Field(..., description="ok, count_low, final_try or locked")
-    retries_left: Optional[int]
+    retries_left: Optional[int] = None
     sources: List[str]
 
 
@@ -119,7 +97,7 @@ class TokenOut(BaseModel):
 
 
 class TokensOut(BaseModel):
-    reader: Optional[str]
+    reader: Optional[str] = None
     tokens: List[TokenOut]
 
 
@@ -136,7 +114,7 @@ class WarningOut(BaseModel):
 
 class CardOut(BaseModel):
     reader: str
-    atr: Optional[str]
+    atr: Optional[str] = None
     serial: Optional[str] = Field(None, description="Card serial when the card tells it")
 
 
@@ -145,18 +123,18 @@ class CardDetailsOut(BaseModel):
         None, description="Card type behind expiring_soon/expired/pin_blocked"
     )
     readers: List[ReaderOut]
-    card: Optional[CardOut]
+    card: Optional[CardOut] = None
     tokens: List[TokenOut]
     certificate_count: int
-    assurance_level: Optional[int]
-    certificate_profile: Optional[str]
+    assurance_level: Optional[int] = None
+    certificate_profile: Optional[str] = None
     has_hsa_id: bool = False
     has_personnummer: bool = False
     has_samordningsnummer: bool = False
     blocked_pins: List[str] = []
     final_try_pins: List[str] = []
-    earliest_expiry: Optional[dt.datetime]
-    days_left: Optional[int]
+    earliest_expiry: Optional[dt.datetime] = None
+    days_left: Optional[int] = None
 
 
 class CardStateOut(BaseModel):
@@ -173,7 +151,7 @@ class AgentInfoOut(BaseModel):
     name: str
     version: str
     pkcs11_module: str
-    demo_card: Optional[str]
+    demo_card: Optional[str] = None
     pcsc_probe: bool
     expiry_warning_days: int
 
@@ -184,8 +162,7 @@ class AgentInfoOut(BaseModel):
 class UpgradeRequest(BaseModel):
     """Body of POST /v1/upgrade. No PINs: they are typed on the agent's own page."""
 
-    class Config:
-        extra = "forbid"
+    model_config = ConfigDict(extra="forbid")
 
 
 class JobStepOut(BaseModel):
@@ -259,8 +236,7 @@ class PukOrderRequest(BaseModel):
         "the agent's order page",
     )
 
-    class Config:
-        extra = "forbid"
+    model_config = ConfigDict(extra="forbid")
 
 
 class OrderCardOut(BaseModel):

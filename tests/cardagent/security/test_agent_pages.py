@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
+from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
 from tests.cardagent.conftest import free_port
 from tests.cardagent.test_upgrade import assert_old_intact, assert_upgraded
 from tests.cardagent.test_write_processes import TOKEN, Agent, Receiver

@@ -38,8 +38,8 @@ from cardagent import tokenfile
 from cardagent.api import create_app
 from cardagent.cardwriter import CardWriter, modulus_hash
 from cardagent.config import OrderSettings, Settings
-from cardagent.devtools.order_receiver import OrderReceiver
-from cardagent.devtools.servers import ThreadedServer
+from devtools.order_receiver import OrderReceiver
+from devtools.servers import ThreadedServer
 from cardagent.tokenfile import load_or_create_token, read_token
 from tests.cardagent.conftest import BASE_URL, free_port
 from tests.cardagent.test_upgrade import (
@@ -53,7 +53,7 @@ from tests.cardagent.test_upgrade import (
 # getattr: the same file also runs against the code before issue 10 (to show it fails there)
 TokenFileError = getattr(tokenfile, "TokenFileError", OSError)
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 ATTACKER_TOKEN = "attacker-knows-this-token-0123456789"
 
 # --- the token file ------------------------------------------------------------------------
@@ -491,7 +491,7 @@ def test_destroy_rereads_the_identity(make_agent, fresh_card) -> None:
     """Even a caller holding an identified object cannot delete it once its identity no
     longer reads back."""
     from cardagent.cardwriter import UnidentifiedObject
-    from cardagent.devtools.cards import DEMO_PIN_LEGITIMERING
+    from devtools.cards import DEMO_PIN_LEGITIMERING
 
     card = fresh_card("old")
     client = make_agent()

@@ -1,0 +1,3 @@
+"""The agent-side security tests share the card stack of tests/cardagent/conftest.py."""
+
+from tests.cardagent.test_upgrade import make_agent  # noqa: F401 - upgrade agent fixture

@@ -1,0 +1,25 @@
+"""Two virtual environments run this suite, one per deployable's dependencies:
+
+* ``.venv`` (the bot and the action server: Rasa, rasa-sdk) runs everything but
+  ``tests/cardagent``; it starts the card agent and the developer tools as processes of
+  ``.venv-agent`` when a test needs a card (tests/support/card_stack.py);
+* ``.venv-agent`` (the card agent's own lock plus its test tools) runs ``tests/cardagent``,
+  which drives the agent in-process.
+
+``make test`` runs both; each venv skips the folders that belong to the other.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+AGENT_VENV = importlib.util.find_spec("cardagent") is not None
+BOT_VENV = importlib.util.find_spec("rasa") is not None
+
+collect_ignore: list[str] = []
+if not AGENT_VENV:
+    collect_ignore.append("cardagent")
+if not BOT_VENV:
+    collect_ignore += [
+        "actions", "bot", "faults", "scale", "security", "support", "teams", "triage", "widget",
+    ]
