@@ -1,7 +1,7 @@
 """`make bench`: is the bot better than searching the FAQ page, and is it fast
 enough for a region's upgrade weeks?
 
-One run, on the real trained model and action server (bot.local_stack):
+One run, on the real trained model and action server (tests.support.local_stack):
 
 1. Quality, on the same held-out questions (tests/nlu/heldout.yml): the bot's
    answers next to a BM25 search over the FAQ page (benchmarks/bm25.py), top-1
@@ -47,7 +47,7 @@ from benchmarks.common import (  # noqa: E402
     table,
     write_results,
 )
-from bot.local_stack import REPO, bot_stack  # noqa: E402
+from tests.support.local_stack import REPO, bot_stack  # noqa: E402
 from bot.nlu_eval import evaluate, load_examples  # noqa: E402
 from tests.bot.responses import joined, rendered  # noqa: E402
 

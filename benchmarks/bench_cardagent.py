@@ -29,11 +29,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 from cardagent import pcsc  # noqa: E402
 from cardagent.api import create_app  # noqa: E402
 from cardagent.config import SOFTHSM2_MODULE, ProbeSettings, Settings  # noqa: E402
-from cardagent.devtools.cards import PROFILES  # noqa: E402
-from cardagent.devtools.emulator import VirtualCard  # noqa: E402
-from cardagent.devtools.pcscd import pcscd_running, start_pcscd  # noqa: E402
-from cardagent.devtools.pki import TestPKI  # noqa: E402
-from cardagent.devtools.softhsm import provision_card, write_softhsm_conf  # noqa: E402
+from devtools.cards import PROFILES  # noqa: E402
+from devtools.emulator import VirtualCard  # noqa: E402
+from devtools.pcscd import pcscd_running, start_pcscd  # noqa: E402
+from devtools.pki import TestPKI  # noqa: E402
+from devtools.softhsm import provision_card, write_softhsm_conf  # noqa: E402
 
 PORT, READER = 35964, "Virtual PCD 00 01"
 CARDS = ["old", "upgraded", "restored", "blocked", "unknown"]

@@ -10,21 +10,21 @@ CARD ?= upgraded
 .PHONY: demo-card demo-card-list demo-card-stop cardagent bench-cardagent demo-services
 
 demo-card: setup
-	$(PY) -m cardagent.devtools.demo_card $(CARD)
+	$(PY) -m devtools.demo_card $(CARD)
 
 demo-card-list: setup
-	@$(PY) -m cardagent.devtools.demo_card --list
+	@$(PY) -m devtools.demo_card --list
 
 demo-card-stop: setup
-	$(PY) -m cardagent.devtools.demo_card --stop
+	$(PY) -m devtools.demo_card --stop
 
 # The agent's pages show the region's name from site.yml (unless CARDAGENT_REGION_NAME is set).
 cardagent: setup
-	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m cardagent.devtools.site_region)}" \
+	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m devtools.site_region)}" \
 	  $(PY) -m cardagent
 
 bench-cardagent: setup
 	$(PY) benchmarks/bench_cardagent.py
 
 demo-services: setup
-	$(PY) -m cardagent.devtools.demo_services
+	$(PY) -m devtools.demo_services

@@ -40,14 +40,14 @@ pids+=($!)
 
 if [ -f cardagent/__main__.py ]; then
   # The agent's own pages (PIN page, order page) show the region's name from site.yml.
-  CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m cardagent.devtools.site_region "$SITE_CONFIG")}"
+  CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m devtools.site_region "$SITE_CONFIG")}"
   export CARDAGENT_REGION_NAME
   .venv/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
   pids+=($!)
   # With a demo card in use: its EST test CA and order receiver (a no-op if
   # `make demo-card` already started them).
   if [ -f "${CARDAGENT_DATA_DIR:-var/cardagent}/demo/demo.json" ]; then
-    .venv/bin/python -m cardagent.devtools.demo_services >"$logs/demo-services.log" 2>&1 &
+    .venv/bin/python -m devtools.demo_services >"$logs/demo-services.log" 2>&1 &
     helpers+=($!)
   fi
 fi
