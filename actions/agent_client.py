@@ -1,9 +1,13 @@
 """The one client every card action uses to talk to the local card agent.
 
-Where the agent is and its bearer token come from the agent's own settings
-(``cardagent.config`` / ``cardagent.tokenfile``: ``CARDAGENT_HOST``,
-``CARDAGENT_PORT``, ``CARDAGENT_TOKEN`` or the token file), so both sides agree
-without extra configuration. ``CARDAGENT_URL`` overrides the address.
+It needs only two things, both from the environment:
+
+* ``CARDAGENT_URL``: where the agent listens (default ``http://127.0.0.1:8765``);
+* the agent's bearer token: ``CARDAGENT_TOKEN``, or ``CARDAGENT_TOKEN_FILE`` naming a file
+  that holds it (``python -m cardagent --print-token-file`` prints the agent's own).
+
+It imports nothing of the agent: the action server and the agent are separate programs
+with separate installations.
 
 Every failure becomes a :class:`CardAgentError` with a machine-readable
 ``code``; the actions turn codes into Swedish answers. Nothing here ever sends
@@ -23,14 +27,14 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 import httpx
 
-from cardagent.config import load_settings
-from cardagent.tokenfile import read_token
-
+DEFAULT_URL = "http://127.0.0.1:8765"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 
 # Codes for failures that happen before the agent could answer.
@@ -42,7 +46,10 @@ AGENT_UNAUTHORIZED = "unauthorized"
 # the token was not sent, nothing it said is used.
 AGENT_NOT_VERIFIED = "agent_not_verified"
 
-PROOF_CONTEXT = "siths-cardagent-proof|v1"  # the contract with cardagent/proof.py
+PROOF_CONTEXT = "siths-cardagent-proof|v1"  # the contract with the agent's /v1/proof
+
+_POSIX = os.name == "posix" and hasattr(os, "getuid")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass
@@ -56,13 +63,49 @@ class CardAgentError(Exception):
         return f"{self.code} ({self.status})"
 
 
+def _env(environ: Optional[Mapping[str, str]]) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
 def agent_base_url(environ: Optional[Mapping[str, str]] = None) -> str:
-    env = os.environ if environ is None else environ
-    if env.get("CARDAGENT_URL"):
-        return env["CARDAGENT_URL"].rstrip("/")
-    settings = load_settings(env)
-    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    return f"http://{host}:{settings.port}"
+    """``CARDAGENT_URL`` without a trailing slash (default http://127.0.0.1:8765)."""
+    return (_env(environ).get("CARDAGENT_URL") or DEFAULT_URL).strip().rstrip("/")
+
+
+def _private_file(st: os.stat_result) -> bool:
+    """A regular file (not a symlink); on POSIX also ours and closed to group and others."""
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        return False
+    if not _POSIX:
+        return True
+    return st.st_uid == os.getuid() and not stat.S_IMODE(st.st_mode) & 0o077
+
+
+def read_token_file(path: Path) -> Optional[str]:
+    """The token in ``path``, or None when it is missing, empty or unsafe: a symlink, not
+    a regular file, another user's, or readable or writable by others (whoever could plant
+    it could pose as the agent; whoever could read it could act on the card)."""
+    try:
+        if not _private_file(os.lstat(path)):
+            return None
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        with os.fdopen(fd, "r", encoding="utf-8") as fh:
+            if not _private_file(os.fstat(fh.fileno())):
+                return None
+            return fh.read(4096).strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def read_token(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """``CARDAGENT_TOKEN``, else the token in the file ``CARDAGENT_TOKEN_FILE`` names
+    (see :func:`read_token_file`), else None (then nothing is sent to the agent)."""
+    env = _env(environ)
+    if env.get("CARDAGENT_TOKEN"):
+        return env["CARDAGENT_TOKEN"]
+    if env.get("CARDAGENT_TOKEN_FILE"):
+        return read_token_file(Path(env["CARDAGENT_TOKEN_FILE"]).expanduser())
+    return None
 
 
 class CardAgentClient:
