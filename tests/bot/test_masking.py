@@ -1,7 +1,9 @@
-"""bot/masking.py: every form a code or personnummer is written in is masked,
-ordinary numbers are kept, masking is linear (structure and operation counts,
-never wall time: benchmarks/bench_masking.py measures speed), metadata and
-Teams HTML are masked, long messages are capped."""
+"""bot/masking.py (the rules in bot/mask_rules.py, metadata in mask_metadata.py,
+caps in message_limits.py, Teams HTML in html_text.py): every form a code or
+personnummer is written in is masked, ordinary numbers are kept, masking is
+linear (structure and operation counts, never wall time:
+benchmarks/bench_masking.py measures speed), metadata and Teams HTML are
+masked, long messages are capped. Pure functions: the fast unit tier."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ from typing import Any, List
 
 import pytest
 
+import bot.mask_metadata as mask_metadata
+import bot.mask_rules as mask_rules
 import bot.masking as masking
+import bot.message_limits as message_limits
 from bot.masking import (
     CODE_PLACEHOLDER,
     MAX_MESSAGE_CHARS,
@@ -277,7 +282,7 @@ def test_metadata_size_check_stops_early(monkeypatch):
 
     encoded: List[int] = []
     real_dumps = json.dumps
-    monkeypatch.setattr(masking.json, "dumps",
+    monkeypatch.setattr(message_limits.json, "dumps",
                         lambda obj, **kw: encoded.append(len(str(obj))) or real_dumps(obj, **kw))
     assert masking.metadata_too_large({"a": "x" * 50_000_000})
     assert masking.metadata_too_large([0] * 5_000_000)
@@ -334,7 +339,8 @@ def test_no_pattern_nests_a_quantifier():
     """Nested quantifiers are what made the old ``\\w*kod\\w*`` quadratic."""
     from re import _parser  # type: ignore[attr-defined]
 
-    patterns = [v for v in vars(masking).values() if isinstance(v, re.Pattern)]
+    patterns = [v for module in (mask_rules, mask_metadata, message_limits)
+                for v in vars(module).values() if isinstance(v, re.Pattern)]
     assert len(patterns) >= 4
     for pattern in patterns:
         for _, inner in _repeats(_parser.parse(pattern.pattern, pattern.flags)):
@@ -357,13 +363,13 @@ def test_work_grows_linearly_with_the_message(monkeypatch, pattern):
     a message and one ten times as long: ten times the work, not a hundred."""
     calls = {"n": 0}
     for name in ("_is_letter", "_classify", "_number", "_digit_value"):
-        real = getattr(masking, name)
+        real = getattr(mask_rules, name)
 
         def counted(*args: Any, _real: Any = real) -> Any:
             calls["n"] += 1
             return _real(*args)
 
-        monkeypatch.setattr(masking, name, counted)
+        monkeypatch.setattr(mask_rules, name, counted)
 
     def work(size: int) -> int:
         calls["n"] = 0
@@ -372,4 +378,5 @@ def test_work_grows_linearly_with_the_message(monkeypatch, pattern):
         return calls["n"]
 
     small, large = work(2_000), work(20_000)
+    assert small > 0  # the counted functions are the ones masking calls
     assert large <= 11 * max(small, 1), (small, large)

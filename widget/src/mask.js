@@ -1,8 +1,9 @@
-// Client-side copy of bot/masking.py: the widget never shows or stores a PIN,
+// Client-side copy of bot/mask_rules.py and bot/mask_metadata.py (public names in
+// bot/masking.py): the widget never shows or stores a PIN,
 // PUK or personnummer the user typed (the bot masks again on its side).
 // tests/widget/test_mask_parity.py checks both give the same result; keep the
-// two files in step, rule by rule. Linear time: one scan with a regex that has
-// no nested unbounded quantifier (see bot/masking.py for the rules).
+// files in step, rule by rule. Linear time: one scan with a regex that has
+// no nested unbounded quantifier (see bot/mask_rules.py for the rules).
 // JavaScript's \d, \s and \w are ASCII-only or differ from Python's, so digits
 // are \p{Nd}, letters \p{L} and spaces are spelled out.
 
@@ -255,12 +256,12 @@ export function maskSensitive(text, { bareRule = true } = {}) {
   return { text: out.join(""), found: true };
 }
 
-// Whether a personnummer is in a metadata value (as bot/masking.py's _kept_identifier).
+// Whether a personnummer is in a metadata value (as bot/mask_metadata.py's _kept_identifier).
 function containsPersonnummer(value) {
   return maskSensitive(value, { bareRule: false }).text.includes(PERSONNUMMER_PLACEHOLDER);
 }
 
-/** Every string in metadata / a button payload masked (as bot/masking.py's mask_payload). */
+/** Every string in metadata / a button payload masked (as bot/mask_metadata.py's mask_payload). */
 export function maskPayload(obj) {
   if (typeof obj === "string") return maskSensitive(obj, { bareRule: false }).text;
   if (Array.isArray(obj)) return obj.map(maskPayload);
