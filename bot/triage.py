@@ -6,7 +6,8 @@ and whether to escalate. Everything comes from the bot's own data: the NLU
 model (through a running bot's ``/model/parse``, or loaded in-process), the
 rules (``data/stories/rules.yml``: which response answers which intent), the
 responses (``domain.yml``, filled from ``site.yml``), the fallback thresholds
-(``config.yml``) and the card states (``cardagent.classify``).
+(``config.yml``) and the card states (``actions/card_states.py``: the responses the
+chat's card actions give).
 See docs/triage.md. Codes and personnummer typed here are masked first.
 """
 
@@ -20,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import httpx
 import yaml
@@ -86,9 +87,10 @@ def response_for(intent: str) -> Optional[str]:
     return None
 
 
-def fill(text: str) -> str:
-    values = load_site_config().template_values()
-    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+def fill(text: str, extra: Optional[Mapping[str, Any]] = None) -> str:
+    """``text`` with site.yml's values (and ``extra``, e.g. what an action passes) filled in."""
+    values = {**load_site_config().template_values(), **(extra or {})}
+    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
 
 
 @dataclass
@@ -99,13 +101,14 @@ class Answer:
     refers_to_servicecenter: bool
 
 
-def answer(response: str) -> Answer:
+def answer(response: str, values: Optional[Mapping[str, Any]] = None) -> Answer:
+    """``response`` as the bot says it; ``values``: what an action passes with it."""
     variant = domain_responses()[response][0]
     raw = variant.get("text") or ""
     return Answer(
         response=response,
-        text=fill(raw),
-        follow_ups=[fill(b["title"]) for b in variant.get("buttons") or []],
+        text=fill(raw, values),
+        follow_ups=[fill(b["title"], values) for b in variant.get("buttons") or []],
         refers_to_servicecenter=SERVICECENTER_PLACEHOLDER in raw,
     )
 

@@ -2,24 +2,23 @@
 
 Generated from the bot's own data so it never drifts from the bot: every FAQ
 question (``bot/faq_questions.yml``) with the answer the bot gives
-(``domain.yml`` + ``site.yml``) and its follow-ups, every card state with the
-explanation and next step the card agent gives (``cardagent.classify``, run
-on one example per state), and when to escalate (``config.yml`` thresholds,
-the escalation intents, answers that refer to Servicecenter).
+(``domain.yml`` + ``site.yml``) and its follow-ups, every card state (and variant) with
+the response the chat's card check gives for it (``actions/card_states.py``), and when to
+escalate (``config.yml`` thresholds, the escalation intents, answers that refer to
+Servicecenter).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import html
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import List, Optional
 
+from actions.card_states import FINAL_TRY_RESPONSE, STATE_VARIANTS
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from bot.triage import (
@@ -49,66 +48,31 @@ STATE_TITLES = {
 }
 
 
+# What the card actions pass with the responses, as the script reads them out.
+EXAMPLE_VALUES = {"pin_name": "legitimering eller signering", "days_left": "X"}
+
+
 @dataclass
 class CardCase:
     state: str
     variant: str  # Swedish: which variant of the state ("" if only one)
-    explanation: str
-    next_step: str
-    faq: Optional[str]
-    escalate: bool
+    answer: Answer  # the response the chat gives for it
 
-
-def _cert(family: Optional[str], level: Optional[int], not_after: dt.datetime,
-          purpose: str = "authentication", kind: str = "hsa_id") -> SimpleNamespace:
-    ident = SimpleNamespace(kind=kind, valid=True, is_personal_number=kind == "personnummer")
-    return SimpleNamespace(ca_family=family, assurance_level=level, not_after=not_after,
-                           purpose=purpose, identifier=ident, is_siths=family is not None)
+    @property
+    def escalate(self) -> bool:
+        return self.answer.refers_to_servicecenter
 
 
 def card_cases() -> List[CardCase]:
-    """One example per card state (and per variant of its next step), classified by the
-    card agent's own code, so the texts are exactly those the agent gives."""
-    from cardagent.classify import PinStatus, classify
-    from cardagent.config import FAMILY_EID, FAMILY_LEGACY
+    """Every card state (and variant) the agent reports, with the response the chat's card
+    check gives for it: the same mapping (actions/card_states.py), the same domain.yml."""
+    return [CardCase(v.state, v.label, answer(v.response, EXAMPLE_VALUES))
+            for v in STATE_VARIANTS]
 
-    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    later = now + dt.timedelta(days=900)
-    soon = now + dt.timedelta(days=20)
-    past = now - dt.timedelta(days=30)
-    reader = SimpleNamespace(name="Läsare", card_present=True)
 
-    def pair(family, level, until):
-        return [_cert(family, level, until, p, k) for k in ("hsa_id", "personnummer")
-                for p in ("authentication", "signature")]
-
-    ok_pin = PinStatus("legitimering", "ok", 3, ("pkcs11_flags",))
-    scenarios = [
-        ("", dict(readers=[], card_reader=None, certificates=[], pins=[])),
-        ("", dict(readers=[reader], card_reader=None, certificates=[], pins=[])),
-        ("", dict(certificates=[_cert(None, None, later)])),
-        ("", dict(certificates=pair(FAMILY_EID, 3, past))),
-        ("", dict(certificates=pair(FAMILY_EID, 3, later),
-                  pins=[PinStatus("legitimering", "locked", 0, ("pkcs11_flags",))])),
-        ("inte uppgraderat kort", dict(certificates=pair(FAMILY_LEGACY, None, soon))),
-        ("uppgraderat kort", dict(certificates=pair(FAMILY_EID, 3, soon))),
-        ("", dict(certificates=pair(FAMILY_EID, 3, later) + pair(FAMILY_LEGACY, None, later))),
-        ("", dict(certificates=pair(FAMILY_EID, 3, later))),
-        ("", dict(certificates=pair(FAMILY_EID, 2, later))),
-        ("före sista dag för uppgradering", dict(certificates=pair(FAMILY_LEGACY, None, later))),
-        ("efter sista dag för uppgradering", dict(certificates=pair(FAMILY_LEGACY, None, later),
-                                                  upgrade_deadline=dt.date(2021, 12, 9))),
-    ]
-    cases = []
-    for variant, kwargs in scenarios:
-        args = dict(readers=[reader], card_reader=reader, pins=[ok_pin], now=now,
-                    expiry_warning_days=60)
-        args.update(kwargs)
-        result = classify(**args)
-        text = result.next_step.text
-        cases.append(CardCase(result.state, variant, result.explanation, text,
-                              result.next_step.faq, "Servicecenter" in text))
-    return cases
+def final_try() -> Answer:
+    """What the chat adds when a code has one try left."""
+    return answer(FINAL_TRY_RESPONSE, EXAMPLE_VALUES)
 
 
 @dataclass
@@ -171,15 +135,16 @@ def to_markdown() -> str:
         if item.answer.follow_ups:
             lines += ["**Följdfrågor:** " + " · ".join(item.answer.follow_ups), ""]
     lines += ["## Kortets läge", "",
-              "Vad kortagenten säger om kortet, och vad den som ringer ska göra.", ""]
+              "Vad chatten säger om kortet när kortprogrammet har läst det, och vad den som "
+              "ringer ska göra.", ""]
     for case in card_cases():
         variant = f" ({case.variant})" if case.variant else ""
         flag = " ⚑" if case.escalate else ""
         lines += [f"### {STATE_TITLES.get(case.state, case.state)}{variant}{flag}", "",
-                  f"`{case.state}`: {case.explanation}", "",
-                  f"**Gör så här:** {case.next_step}", ""]
-        if case.faq:
-            lines += [f"Fråga i FAQ: *{case.faq}*", ""]
+                  f"`{case.state}`", "", "**Läs upp:**", "", case.answer.text, ""]
+        if case.answer.follow_ups:
+            lines += ["**Följdfrågor:** " + " · ".join(case.answer.follow_ups), ""]
+    lines += ["### En kod har bara ett försök kvar", "", final_try().text, ""]
     lines += ["## Andra svar", ""]
     for title, ans in other_answers():
         lines += [f"### {title}", "", ans.text, ""]
@@ -256,18 +221,23 @@ def to_html() -> str:
             parts.append("<p><strong>Följdfrågor:</strong> "
                          + " · ".join(e(f) for f in item.answer.follow_ups) + "</p>")
         parts.append("</section>")
-    parts.append("<h2>Kortets läge</h2><p>Vad kortagenten säger om kortet, och vad den som "
-                 "ringer ska göra.</p>")
+    parts.append("<h2>Kortets läge</h2><p>Vad chatten säger om kortet när kortprogrammet har "
+                 "läst det, och vad den som ringer ska göra.</p>")
     for case in card_cases():
         variant = f" ({e(case.variant)})" if case.variant else ""
-        flag = ' <span class="flag">⚑</span>' if case.escalate else ""
+        flag = ' <span class="flag" title="Hänvisar till Servicecenter">⚑</span>' \
+            if case.escalate else ""
         parts.append(
             f"<section><h3>{e(STATE_TITLES.get(case.state, case.state))}{variant}{flag}</h3>"
-            f"<p><code>{e(case.state)}</code>: {e(case.explanation)}</p>"
-            f"<p><strong>Gör så här:</strong> {e(case.next_step)}</p>"
-            + (f"<p>Fråga i FAQ: <em>{e(case.faq)}</em></p>" if case.faq else "")
-            + "</section>"
+            f"<p><code>{e(case.state)}</code></p>"
+            f'<div class="say"><strong>Läs upp:</strong>{_block(case.answer.text)}</div>'
         )
+        if case.answer.follow_ups:
+            parts.append("<p><strong>Följdfrågor:</strong> "
+                         + " · ".join(e(f) for f in case.answer.follow_ups) + "</p>")
+        parts.append("</section>")
+    parts.append("<section><h3>En kod har bara ett försök kvar</h3>"
+                 f"{_block(final_try().text)}</section>")
     parts.append("<h2>Andra svar</h2>")
     for title, ans in other_answers():
         parts.append(f"<section><h3>{e(title)}</h3>{_block(ans.text)}</section>")

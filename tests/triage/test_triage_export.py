@@ -6,12 +6,13 @@ import html
 import re
 
 import pytest
+from rasa.core.nlg.interpolator import interpolate_text
 
+from actions.card_states import CARD_STATES, FINAL_TRY_RESPONSE, STATE_VARIANTS
 from bot import triage_export
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
-from cardagent.classify import STATES
-from tests.bot.responses import rendered
+from tests.bot.responses import domain, rendered
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +45,40 @@ def test_every_faq_answer_is_in_both_exports(exported, intent):
         assert question in md and question in text
 
 
-def test_every_card_state_with_the_agents_own_texts(exported):
-    md, _, text = exported
+def as_the_chat_says(response: str) -> str:
+    """``response`` rendered the way Rasa renders it in the chat, with the values the card
+    actions pass (the triage script's examples)."""
+    values = {**load_site_config().template_values(), **triage_export.EXAMPLE_VALUES}
+    return interpolate_text(domain().responses[response][0]["text"], values)
+
+
+def test_every_card_state_and_variant_is_in_the_script():
     cases = triage_export.card_cases()
-    assert {c.state for c in cases} == set(STATES)
-    for case in cases:
-        for part in (case.explanation, case.next_step):
-            assert part in md and part in text
+    assert [c.state for c in cases] == [v.state for v in STATE_VARIANTS]
+    assert {c.state for c in cases} == set(CARD_STATES)
+    assert set(triage_export.STATE_TITLES) == set(CARD_STATES)
+    assert [c.answer.response for c in cases] == [v.response for v in STATE_VARIANTS]
+
+
+@pytest.mark.parametrize("variant", STATE_VARIANTS, ids=lambda v: v.response)
+def test_each_card_state_reads_out_what_the_chat_says(exported, variant):
+    md, _, text = exported
+    said = as_the_chat_says(variant.response)
+    assert "{" not in said, said
+    assert said in md
+    for line in visible(said):
+        assert line in text, line
+    title = triage_export.STATE_TITLES[variant.state]
+    heading = f"{title} ({variant.label})" if variant.label else title
+    assert f"### {heading}" in md and heading in text
+    if "{servicecenter_contact}" in domain().responses[variant.response][0]["text"]:
+        assert f"### {heading} ⚑" in md
+
+
+def test_the_final_try_warning_is_in_the_script(exported):
+    md, _, text = exported
+    said = as_the_chat_says(FINAL_TRY_RESPONSE)
+    assert said in md and said in text
 
 
 def test_escalation_rules_and_contact(exported):

@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from tests.support.local_stack import REPO
 from bot.triage import HttpParser, triage
 from tests.bot.responses import rendered
+from tests.support.local_stack import REPO
 
 
 def test_a_clear_question_gives_the_answer_and_follow_ups(triage_bot):
