@@ -1,6 +1,8 @@
 # SITHS helpdesk assistant. The two commands a newcomer needs:
-#   make run    set up what is missing, train if the data changed, start everything
-#   make test   set up what is missing, run every test
+#   make run    set up what running needs, train if the data changed, start everything
+#   make test   set up what the tests need, run every test (both tiers, both venvs)
+# Three deployables: the bot (Rasa: bot/, data/, domain.yml) and the action server
+# (actions/) in .venv; the card agent (agent/, its own distribution) in .venv-agent.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -27,20 +29,34 @@ export PYTHONDONTWRITEBYTECODE := 1
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
+AGENT_PY := .venv-agent/bin/python
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: help setup train run shell test lint validate bench lock clean
+.PHONY: help setup setup-demo setup-test train run shell test test-unit test-stack lint validate \
+	bench lock agent-lock clean
 
 help:
 	@echo "make run     set up, train if needed, start the bot (REST + socket.io on :$(RASA_PORT))"
-	@echo "make test    set up, train if needed, run every test"
+	@echo "make test    set up, train if needed, run every test (unit + stack tier, both venvs)"
+	@echo "make test-unit  the fast tier only (no servers, no model): under a minute"
+	@echo "make demo-card  an emulated SITHS card for trying the agent (make demo-card-list)"
+	@echo "make agent-dist the card agent's wheel + single-file executable in dist/"
 	@echo "make shell   chat with the running bot in this terminal"
 	@echo "make bench   NLU accuracy, reply latency, training time, memory"
 	@echo "make lint    ruff;  make validate: rasa data validate"
 
+# What each command installs (scripts/setup.sh): run = deps/run + both venvs' runtime
+# packages; demo = run + deps/demo (SoftHSM2, vpcd) + the agent's developer tools;
+# test = demo + deps/test (Chromium, PostgreSQL, Redis) + the test tools.
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh run
+
+setup-demo:
+	@scripts/setup.sh demo
+
+setup-test:
+	@scripts/setup.sh test
 
 # Trains only when the training data, domain or config changed.
 $(MODEL): $(TRAINING_INPUTS) | setup
@@ -57,20 +73,42 @@ shell: setup
 validate: setup
 	$(RASA) data validate
 
-lint: setup
+lint: setup-test
 	$(VENV)/bin/ruff check .
 
-test: setup $(MODEL)
+# Both venvs run their own folders (tests/conftest.py): the agent's tests in .venv-agent,
+# the bot's and action server's in .venv. The stack tier needs the trained model.
+test: setup-test $(MODEL)
 	$(VENV)/bin/ruff check .
+	$(AGENT_PY) -m pytest tests/cardagent
 	$(PY) -m pytest
 
-bench: setup $(MODEL)
+# The fast tier: no servers, no card stack, no model (pytest -m "not stack").
+test-unit: setup-test
+	$(VENV)/bin/ruff check .
+	$(AGENT_PY) -m pytest -q -m "not stack" tests/cardagent
+	$(PY) -m pytest -q -m "not stack"
+
+test-stack: setup-test $(MODEL)
+	$(AGENT_PY) -m pytest -m stack tests/cardagent
+	$(PY) -m pytest -m stack
+
+bench: setup-test $(MODEL)
 	$(PY) benchmarks/bench_bot.py
 
 # Re-pin the whole Python package set after a deliberate upgrade in pyproject.toml.
-lock: setup
+lock: setup-test
 	{ sed -n '1,2p' constraints.txt; $(VENV)/bin/pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
+
+# Re-resolve the card agent's locks from agent/pyproject.toml (hashes from PyPI).
+AGENT_LOCK_ARGS := -q --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+	--no-emit-find-links --no-header
+agent-lock: setup
+	$(AGENT_PY) -m pip install -q --disable-pip-version-check pip-tools==7.4.1
+	cd agent && ../$(AGENT_PY) -m piptools compile $(AGENT_LOCK_ARGS) -o requirements.lock pyproject.toml
+	cd agent && ../$(AGENT_PY) -m piptools compile $(AGENT_LOCK_ARGS) --extra test --extra dist \
+	  -o requirements-dev.lock pyproject.toml
 
 clean:
 	rm -rf models build .pytest_cache .ruff_cache

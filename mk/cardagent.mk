@@ -1,5 +1,8 @@
 # Card agent targets (included by the main Makefile). See docs/cardagent.md.
-#   make demo-card CARD=upgraded   an emulated SITHS card for trying the agent without a card
+# The agent runs from .venv-agent (its own distribution, agent/); the developer tools
+# (devtools/) run there too, never inside the product.
+#   make demo-card CARD=upgraded   an emulated SITHS card: writes an ordinary agent configuration
+#                                  (cardagent.toml) in the agent's default data folder
 #   make demo-card-list            the demo cards and the state each should give
 #   make demo-card-stop            remove it (stops the emulator, and pcscd if the demo started it)
 #   make cardagent                 run the card agent in the foreground (127.0.0.1:8765)
@@ -9,22 +12,22 @@ CARD ?= upgraded
 
 .PHONY: demo-card demo-card-list demo-card-stop cardagent bench-cardagent demo-services
 
-demo-card: setup
-	$(PY) -m devtools.demo_card $(CARD)
+demo-card: setup-demo
+	$(AGENT_PY) -m devtools.demo_card $(CARD)
 
-demo-card-list: setup
-	@$(PY) -m devtools.demo_card --list
+demo-card-list: setup-demo
+	@$(AGENT_PY) -m devtools.demo_card --list
 
-demo-card-stop: setup
-	$(PY) -m devtools.demo_card --stop
+demo-card-stop: setup-demo
+	$(AGENT_PY) -m devtools.demo_card --stop
 
 # The agent's pages show the region's name from site.yml (unless CARDAGENT_REGION_NAME is set).
 cardagent: setup
 	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m devtools.site_region)}" \
-	  $(PY) -m cardagent
+	  $(AGENT_PY) -m cardagent
 
-bench-cardagent: setup
-	$(PY) benchmarks/bench_cardagent.py
+bench-cardagent: setup-test
+	$(AGENT_PY) benchmarks/bench_cardagent.py
 
-demo-services: setup
-	$(PY) -m devtools.demo_services
+demo-services: setup-demo
+	$(AGENT_PY) -m devtools.demo_services

@@ -5,10 +5,10 @@
 # See docs/deployment.md. `make run` stays single-machine (SQLite).
 .PHONY: test-scale test-faults bench-quick
 
-test-scale: setup $(MODEL)
+test-scale: setup-test $(MODEL)
 	$(PY) -m pytest tests/scale
 
-test-faults: setup $(MODEL)
+test-faults: setup-test $(MODEL)
 	$(PY) -m pytest tests/faults
 
 bench-quick: setup $(MODEL)

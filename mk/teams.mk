@@ -6,5 +6,5 @@
 teams-package: setup
 	$(PY) teams/build_package.py
 
-test-teams: setup $(MODEL)
+test-teams: setup-test $(MODEL)
 	$(PY) -m pytest tests/teams

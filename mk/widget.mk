@@ -20,5 +20,5 @@ widget: setup $(WIDGET_BUNDLE)
 widget-demo: widget
 	$(PY) widget/serve.py --port $(WIDGET_PORT) --bot-url http://127.0.0.1:$(RASA_PORT)
 
-test-widget: widget $(MODEL)
+test-widget: setup-test widget $(MODEL)
 	$(PY) -m pytest tests/widget

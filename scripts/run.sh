@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Start everything for `make run`: the action server, the card agent (when
-# present; with a demo card also its test services), the demo page and Rasa.
+# Start everything for `make run`: the card agent, the action server, the demo page and
+# Rasa. With `make demo-card` the agent reads the emulated card (its test services run
+# beside it, started by demo-card).
 # Ctrl-C stops them all. Ports and paths come from the
 # Makefile (RASA_PORT, ACTION_PORT, WIDGET_PORT, DATA_DIR, RASA_TRACKER_DB).
 set -euo pipefail
@@ -10,10 +11,9 @@ logs="$DATA_DIR/logs"
 mkdir -p "$logs" "$(dirname "$RASA_TRACKER_DB")"
 chmod 700 "$logs"  # logs are for this user only (files 0600: umask 077 below)
 pids=()        # the services make run waits on
-helpers=()     # started here too, stopped with them, but not waited on
 stop_all() {
   trap - EXIT INT TERM
-  ((${#pids[@]} + ${#helpers[@]})) && kill "${pids[@]}" "${helpers[@]}" 2>/dev/null || true
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
   wait 2>/dev/null || true
 }
 trap stop_all EXIT INT TERM
@@ -34,23 +34,19 @@ export ACTION_SERVER_TOKEN_FILE BOT_SESSION_SECRET_FILE
 # The widget's origin(s): Rasa's CORS and the channels' Origin check (bot/doors.py).
 export BOT_ALLOWED_ORIGINS="${BOT_ALLOWED_ORIGINS:-http://127.0.0.1:$WIDGET_PORT http://localhost:$WIDGET_PORT}"
 
+# The card agent (its own product, from .venv-agent). The action server needs only its URL
+# (CARDAGENT_URL, default http://127.0.0.1:8765) and the token file the agent keeps in its
+# data folder. The agent's pages show the region's name from site.yml.
+CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m devtools.site_region "$SITE_CONFIG")}"
+export CARDAGENT_REGION_NAME
+CARDAGENT_TOKEN_FILE="${CARDAGENT_TOKEN_FILE:-$(.venv-agent/bin/python -m cardagent --print-token-file)}"
+export CARDAGENT_TOKEN_FILE
+.venv-agent/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
+pids+=($!)
+
 SANIC_HOST=127.0.0.1 .venv/bin/python -m actions.server --port "$ACTION_PORT" --actions actions \
   >"$logs/actions.log" 2>&1 &
 pids+=($!)
-
-if [ -f cardagent/__main__.py ]; then
-  # The agent's own pages (PIN page, order page) show the region's name from site.yml.
-  CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m devtools.site_region "$SITE_CONFIG")}"
-  export CARDAGENT_REGION_NAME
-  .venv/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
-  pids+=($!)
-  # With a demo card in use: its EST test CA and order receiver (a no-op if
-  # `make demo-card` already started them).
-  if [ -f "${CARDAGENT_DATA_DIR:-var/cardagent}/demo/demo.json" ]; then
-    .venv/bin/python -m devtools.demo_services >"$logs/demo-services.log" 2>&1 &
-    helpers+=($!)
-  fi
-fi
 
 # The demo intranet page with the chat widget.
 .venv/bin/python widget/serve.py --port "$WIDGET_PORT" --bot-url "http://127.0.0.1:$RASA_PORT" "${widget_args[@]}" \
