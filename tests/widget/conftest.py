@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
@@ -16,11 +15,11 @@ from typing import Iterator
 
 import pytest
 
+from tests.support.browser import CHROMIUM, browser, page  # noqa: F401 - shared fixtures
 from tests.support.local_stack import REPO, free_port
 from tests.widget.stack import BotProcess, start_bot
 
 WIDGET = REPO / "widget"
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 # Screenshots are kept here after the run (var/ is not in git).
 OUTPUT = Path(os.environ.get("WIDGET_TEST_OUTPUT") or REPO / "var" / "test-output" / "widget")
 
@@ -71,31 +70,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with start_bot(tmp_path_factory.mktemp("widget-bot"), cors=[origin]) as bot:
         with serve_demo(port, bot.url) as page_url:
             yield Demo(page_url=page_url, bot=bot)
-
-
-# Module scope: Playwright's sync API keeps an event loop running in this thread
-# while it is started, which would break asyncio.run() in tests that run later.
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make setup` installs it (deps/apt-widget.txt)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="sv-SE")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="session")
