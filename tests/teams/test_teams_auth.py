@@ -1,4 +1,6 @@
-"""The Teams channel's request checks, in-process against the local Microsoft mock."""
+"""The Teams channel's request checks, in-process against the local Microsoft mock
+(an HTTP server on a free loopback port: stack tier; the same checks without any
+server are in test_teams_unit.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.teams import SigningKeys, TeamsInput, TeamsSettings, hero_card
+from bot.teams import TeamsInput
+from bot.teams_auth import SigningKeys
+from bot.teams_settings import TeamsSettings
 from tests.teams.mock_microsoft import MockMicrosoft
+
+pytestmark = pytest.mark.stack
 
 
 def channel(mock: MockMicrosoft) -> TeamsInput:
@@ -23,21 +29,6 @@ def run(coro):
 
 async def no_messages(message):  # pragma: no cover - must not be called
     raise AssertionError(f"Rasa got a message it should not: {message.text!r}")
-
-
-def test_settings_need_all_three_values_and_use_the_tenant_token_url():
-    assert TeamsSettings.from_env({}) is None
-    assert TeamsSettings.from_env({"TEAMS_APP_ID": "a", "TEAMS_APP_PASSWORD": "b"}) is None
-    settings = TeamsSettings.from_env(
-        {"TEAMS_APP_ID": "a", "TEAMS_APP_PASSWORD": "b", "TEAMS_TENANT_ID": "contoso-tenant"})
-    assert settings.token_url == (
-        "https://login.microsoftonline.com/contoso-tenant/oauth2/v2.0/token")
-    assert "botframework.com/oauth2" not in settings.token_url
-
-
-def test_not_configured_means_503_and_no_network():
-    status, body = run(TeamsInput(None).handle("Bearer x", {"type": "message"}, no_messages))
-    assert status == 503 and body == {"error": "teams_not_configured"}
 
 
 def test_nothing_is_fetched_until_the_first_activity(mock):
@@ -106,16 +97,6 @@ def test_unreachable_microsoft_gives_503_not_a_hang():
     status, body = run(TeamsInput(settings).handle(f"Bearer {token}", {}, no_messages))
     assert time.monotonic() - started < 10
     assert (status, body) == (503, {"error": "keys_unavailable"})
-
-
-def test_buttons_become_a_hero_card_with_message_back_actions():
-    card = hero_card("Välj:", [{"title": "Vad kostar en PUK-kod?", "payload": "/faq_puk_kostnad"}])
-    assert card["contentType"] == "application/vnd.microsoft.card.hero"
-    assert card["content"]["text"] == "Välj:"
-    [button] = card["content"]["buttons"]
-    assert button == {"type": "messageBack", "title": "Vad kostar en PUK-kod?",
-                      "text": "/faq_puk_kostnad", "displayText": "Vad kostar en PUK-kod?",
-                      "value": {"payload": "/faq_puk_kostnad"}}
 
 
 # --- issue 10: endorsements, tenant, channel, key refresh with backoff ---

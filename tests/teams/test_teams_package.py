@@ -10,8 +10,8 @@ import zipfile
 
 from PIL import Image
 
-from tests.support.local_stack import REPO
 from bot.site_config import load_site_config
+from tests.support.local_stack import REPO
 
 
 def test_package_has_the_manifest_and_icons(tmp_path):

@@ -15,6 +15,8 @@ from tests.bot.responses import rendered
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
 
+pytestmark = pytest.mark.stack
+
 
 @pytest.fixture(scope="module")
 def bot(mock, tmp_path_factory):

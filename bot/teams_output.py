@@ -1,0 +1,136 @@
+"""The bot's replies to Teams: Bot Framework activities posted to the conversation's
+service URL with the bot's own token (client credentials at the tenant's token
+endpoint); buttons are sent as Hero cards."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Text, Tuple
+
+import httpx
+from rasa.core.channels.channel import OutputChannel
+
+from bot.teams_settings import TeamsSettings
+
+logger = logging.getLogger(__name__)
+
+
+class TokenCache:
+    """The bot's own access token (client credentials at the tenant's endpoint)."""
+
+    _tokens: Dict[Tuple[str, str], Tuple[str, float]] = {}
+
+    @classmethod
+    async def get(cls, settings: TeamsSettings) -> str:
+        key = (settings.token_url, settings.app_id)
+        token, expires = cls._tokens.get(key, ("", 0.0))
+        if token and time.monotonic() < expires - 300:
+            return token
+        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.timeout)) as client:
+            reply = await client.post(
+                settings.token_url,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": settings.app_id,
+                    "client_secret": settings.app_password,
+                    "scope": settings.scope,
+                },
+            )
+        reply.raise_for_status()
+        data = reply.json()
+        cls._tokens[key] = (data["access_token"], time.monotonic() + int(data["expires_in"]))
+        return data["access_token"]
+
+
+def hero_card(text: str, buttons: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A Hero card with the text and one messageBack button per Rasa button.
+
+    messageBack sends the payload (e.g. ``/faq_puk_kostnad``) to the bot while
+    the chat shows the button's title as what the user said.
+    """
+    return {
+        "contentType": "application/vnd.microsoft.card.hero",
+        "content": {
+            "text": text,
+            "buttons": [
+                {
+                    "type": "messageBack",
+                    "title": b["title"],
+                    "text": b["payload"],
+                    "displayText": b["title"],
+                    "value": {"payload": b["payload"]},
+                }
+                for b in buttons
+                if b.get("title") and b.get("payload")
+            ],
+        },
+    }
+
+
+class TeamsOutput(OutputChannel):
+    """Sends the bot's messages as activities to the conversation's service URL."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "teams"
+
+    def __init__(self, settings: TeamsSettings, activity: Dict[str, Any]) -> None:
+        self.settings = settings
+        self.service_url = activity["serviceUrl"].rstrip("/")
+        self.conversation = activity["conversation"]
+        self.bot = activity.get("recipient") or {"id": settings.app_id}
+        self.reply_to = activity.get("id")
+
+    async def send(self, activity: Dict[str, Any]) -> None:
+        token = await TokenCache.get(self.settings)
+        url = f"{self.service_url}/v3/conversations/{self.conversation['id']}/activities"
+        if self.reply_to:
+            url += f"/{self.reply_to}"
+        async with httpx.AsyncClient(timeout=httpx.Timeout(self.settings.timeout)) as client:
+            reply = await client.post(
+                url, json=activity, headers={"Authorization": f"Bearer {token}"}
+            )
+        if reply.is_error:
+            logger.error("Teams: sending failed with HTTP %s", reply.status_code)
+
+    def activity(self, recipient_id: Text, **fields: Any) -> Dict[str, Any]:
+        return {
+            "type": "message",
+            "from": self.bot,
+            "recipient": {"id": recipient_id},
+            "conversation": self.conversation,
+            "replyToId": self.reply_to,
+            "textFormat": "markdown",
+            **fields,
+        }
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send(self.activity(recipient_id, text=text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send(self.activity(recipient_id, attachments=[hero_card(text, buttons)]))
+
+    async def send_quick_replies(
+        self, recipient_id: Text, text: Text, quick_replies: List[Dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        card = {"contentType": "application/vnd.microsoft.card.hero",
+                "content": {"images": [{"url": image}]}}
+        await self.send(self.activity(recipient_id, attachments=[card]))
+
+    async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
+        if isinstance(attachment, dict) and "contentType" in attachment:
+            await self.send(self.activity(recipient_id, attachments=[attachment]))
+        else:
+            await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[str, Any], **kwargs: Any
+    ) -> None:
+        # A custom payload is taken as (part of) a Bot Framework activity.
+        await self.send({**self.activity(recipient_id), **json_message})
