@@ -8,8 +8,8 @@ from typing import Any, Dict, List
 from rasa.core.nlg.interpolator import interpolate_text
 from rasa.shared.core.domain import Domain
 
-from tests.support.local_stack import REPO
 from bot.site_config import load_site_config
+from tests.support.local_stack import REPO
 
 
 @lru_cache(maxsize=1)

@@ -2,133 +2,37 @@
 real card agent reading an emulated card (SoftHSM2 + pcscd + vpcd), with the
 EST test CA and the order receiver - the same stack `make demo-card` starts.
 
-The card is put in reader "Virtual PCD 00 01" (the agent's own tests use it too,
-one at a time), so a developer's demo card in "Virtual PCD 00 00" is left alone.
+The agent and the developer tools run as processes of the agent's own virtual environment
+(tests/support/card_stack.py); this one imports neither. The card is put in reader
+"Virtual PCD 00 01" (the agent's own tests use it too, one at a time), so a developer's demo
+card in "Virtual PCD 00 00" is left alone.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.support.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
-from devtools.demo_card import make_demo_card, stop_demo
-from devtools.emulator import READER_NAMES, VPCD_PORTS
-from devtools.est_ca import DEFAULT_PORT as EST_PORT
-from devtools.order_receiver import DEFAULT_PORT as ORDER_PORT
-from cardagent.pcsc import wait_for_change
 from tests.bot.responses import buttons, joined, rendered
+from tests.support.card_stack import DEMO_PINS, CardWorld, card_world
+from tests.support.local_stack import free_port
 
-TEST_VPCD_PORT = VPCD_PORTS[1]
-AGENT_TOKEN = "bot-tests-" + uuid.uuid4().hex
-DEMO_PINS = {"pin_legitimering": "123456", "pin_underskrift": "654321"}
+pytestmark = pytest.mark.stack
+
 PIN_PAGE_LINK = re.compile(r"\[Öppna sidan för koderna\]\((http://127\.0\.0\.1:\d+/pin/[^)]+)\)")
 ORDER_PAGE_LINK = re.compile(
     r"\[Öppna beställningssidan\]\((http://127\.0\.0\.1:\d+/orders/[^)]+)\)"
 )
 
 
-@dataclass
-class CardWorld:
-    data_dir: Path
-    agent_url: str
-    bot: BotServer
-    agent: subprocess.Popen | None = None
-    agent_env: dict | None = None
-
-    # --- the card agent process -------------------------------------------------------
-    def start_agent(self, **overrides: str) -> None:
-        self.stop_agent()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
-        env.update(
-            CARDAGENT_DATA_DIR=str(self.data_dir),
-            CARDAGENT_PORT=self.agent_url.rsplit(":", 1)[1],
-            CARDAGENT_TOKEN=AGENT_TOKEN,
-            **overrides,
-        )
-        log = (self.data_dir / "agent.log").open("ab")
-        self.agent = subprocess.Popen(
-            [sys.executable, "-m", "cardagent"], cwd=REPO, env=env, stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(f"{self.agent_url}/openapi.json", self.agent, 30, self.data_dir / "agent.log")
-
-    def stop_agent(self) -> None:
-        if self.agent and self.agent.poll() is None:
-            self.agent.terminate()
-            self.agent.wait(timeout=20)
-        self.agent = None
-
-    def insert(self, card: str) -> None:
-        make_demo_card(card, self.data_dir, port=TEST_VPCD_PORT)
-
-    def remove(self) -> None:
-        stop_demo(self.data_dir, keep_pcscd=True)  # the emulator goes: the card is out
-        assert wait_for_change(READER_NAMES[TEST_VPCD_PORT], False, timeout_s=5)
-
-    # --- the user's side ----------------------------------------------------------------
-    def chat(self, sender: str, message: str) -> list:
-        return self.bot.chat(sender, message)
-
-    def orders_received(self) -> int:
-        db = self.data_dir / "demo" / "orders-received.db"
-        if not db.exists():
-            return 0
-        with sqlite3.connect(db) as conn:
-            return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
-
-
-def demo_services_ports_free() -> None:
-    """The demo card's EST CA and order receiver use fixed ports (8443, 8444)."""
-    for port in (EST_PORT, ORDER_PORT):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                pytest.fail(f"port {port} is in use (a running demo card?): "
-                            "`make demo-card-stop` before `make test`")
-
-
-@contextmanager
-def card_world(
-    tmp_path_factory: pytest.TempPathFactory,
-    *,
-    agent_port: int | None = None,
-    cors: list[str] | None = None,
-) -> Iterator[CardWorld]:
-    """The demo card `old` in the test reader, the demo services, the bot in direct mode
-    and the agent. ``agent_port``: the agent's port (default a free one; the widget links
-    only to its configured agent origin, 8765 by default); ``cors``: the widget's page."""
-    demo_services_ports_free()
-    data_dir = tmp_path_factory.mktemp("cardworld")
-    agent_url = f"http://127.0.0.1:{agent_port or free_port()}"
-    make_demo_card("old", data_dir, port=TEST_VPCD_PORT)
-    env = {"CARDAGENT_URL": agent_url, "CARDAGENT_TOKEN": AGENT_TOKEN}
-    try:
-        with bot_stack(tmp_path_factory.mktemp("cardbot"), extra_env=env, cors=cors) as bot:
-            w = CardWorld(data_dir, agent_url, bot)
-            w.start_agent()
-            try:
-                yield w
-            finally:
-                w.stop_agent()
-    finally:
-        stop_demo(data_dir)
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardWorld]:
-    with card_world(tmp_path_factory) as w:
+    with card_world(tmp_path_factory.mktemp("cardworld")) as w:
         yield w
 
 
@@ -367,7 +271,7 @@ def run_action(action, monkeypatch, world, slots=None):
     from rasa_sdk.executor import CollectingDispatcher
 
     monkeypatch.setenv("CARDAGENT_URL", world.agent_url)
-    monkeypatch.setenv("CARDAGENT_TOKEN", AGENT_TOKEN)
+    monkeypatch.setenv("CARDAGENT_TOKEN", world.agent_token)
     tracker = Tracker("unit", slots or {}, {"intent": {"name": "check_card"}}, [], False,
                       None, {}, "action_listen")
     dispatcher = CollectingDispatcher()

@@ -15,6 +15,8 @@ from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from tests.bot.responses import buttons, joined, rendered
 
+pytestmark = pytest.mark.stack
+
 SEED_QUESTIONS = [
     (entry.intent, question)
     for entry in faq_catalog().values()

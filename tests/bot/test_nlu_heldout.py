@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from bot.nlu_eval import evaluate, load_examples
 
 # Measured 0.946 accuracy and 0.932 macro-F1 on this data and config (make bench);
@@ -10,6 +12,7 @@ MIN_ACCURACY = 0.92
 MIN_MACRO_F1 = 0.90
 
 
+@pytest.mark.stack
 def test_heldout_accuracy_and_f1(bot, tmp_path_factory):
     examples = load_examples()
     assert len(examples) >= 150

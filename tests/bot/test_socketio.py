@@ -4,10 +4,13 @@ import asyncio
 import re
 import uuid
 
+import pytest
 import socketio
 
 from bot.channels import CODE_NOTICE
 from tests.bot.responses import rendered
+
+pytestmark = pytest.mark.stack
 
 
 async def converse(url: str, session_id, messages, expect_per_message):

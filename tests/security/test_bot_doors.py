@@ -32,7 +32,9 @@ import pytest
 import socketio
 
 from tests.support.local_stack import BotServer, bot_stack, free_port
-from tests.cardagent.security.test_agent_pages import Site
+from tests.support.site import Site
+
+pytestmark = pytest.mark.stack
 
 
 class _Server(ThreadingHTTPServer):

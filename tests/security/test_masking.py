@@ -28,9 +28,11 @@ import httpx
 import pytest
 import socketio
 
-from tests.support.local_stack import BotServer, bot_stack
 from bot.masking import MAX_MESSAGE_CHARS
 from tests.bot.responses import rendered
+from tests.support.local_stack import BotServer, bot_stack
+
+pytestmark = pytest.mark.stack
 
 QUESTION = "Vad kostar en ny PUK-kod?"
 EXTRA_DELAY = 1.0  # issue 10: "does not delay another user's reply by more than a second"

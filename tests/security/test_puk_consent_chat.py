@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.bot.responses import joined
 from tests.bot.test_card_conversations import (  # noqa: F401 - the module's card stack
     ORDER_PAGE_LINK,
@@ -19,6 +21,8 @@ from tests.bot.test_card_conversations import (  # noqa: F401 - the module's car
     wait_for_orders,
     world,
 )
+
+pytestmark = pytest.mark.stack
 
 ATTACKS = [
     ["/order_puk", "/affirm", "/affirm"],

@@ -14,35 +14,29 @@ on this computer with browser relay on, Debian's Chromium.
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.local_stack import REPO, free_port, wait_for
-from devtools.demo_card import make_demo_card, stop_demo
-from devtools.emulator import VPCD_PORTS
-from tests.bot.test_card_conversations import demo_services_ports_free
+from tests.support.card_stack import (
+    AgentProcess,
+    demo_services_ports_free,
+    insert_demo_card,
+    orders_received,
+    stop_demo_card,
+)
+from tests.support.local_stack import free_port
 from tests.widget.conftest import build_widget, serve_module
 from tests.widget.stack import start_bot
 from tests.widget.test_widget import INPUT, answer_parts, open_chat
 
+pytestmark = pytest.mark.stack
+
 FORGED_ID = "forged" + "A" * 40
-
-
-def orders_received(data_dir: Path) -> int:
-    db = data_dir / "demo" / "orders-received.db"
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
 
 
 class CompromisedBot:
@@ -99,22 +93,18 @@ def relay_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     build_widget()
     demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("relay-attack-card")
-    page_port, evil_page_port, agent_port = free_port(), free_port(), free_port()
+    page_port, evil_page_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{page_port}"
     evil_origin = f"http://127.0.0.1:{evil_page_port}"
-    agent_url = f"http://127.0.0.1:{agent_port}"
-    make_demo_card("old", data_dir, port=VPCD_PORTS[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
-    # Both intranet pages are allowlisted: the compromised bot's widget is a real
-    # widget on an allowed page, as the issue describes.
-    env.update(CARDAGENT_DATA_DIR=str(data_dir), CARDAGENT_PORT=str(agent_port),
-               CARDAGENT_ALLOWED_ORIGINS=f"{origin},{evil_origin}", CARDAGENT_BROWSER_RELAY="1")
-    log = data_dir / "agent.log"
-    agent = subprocess.Popen([sys.executable, "-m", "cardagent"], cwd=REPO, env=env,
-                             stdout=log.open("w"), stderr=subprocess.STDOUT)
+    agent = AgentProcess(data_dir)
+    agent_url, log = agent.url, agent.log
     servers = []
     try:
-        wait_for(f"{agent_url}/openapi.json", agent, 30, log)
+        insert_demo_card("old", data_dir)
+        # Both intranet pages are allowlisted: the compromised bot's widget is a real
+        # widget on an allowed page, as the issue describes.
+        agent.start(CARDAGENT_ALLOWED_ORIGINS=f"{origin},{evil_origin}",
+                    CARDAGENT_BROWSER_RELAY="1")
         payloads = compromised_payloads(agent_url)
         evil_bot = CompromisedBot(evil_origin, payloads)
         evil_bot.start()
@@ -135,9 +125,8 @@ def relay_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         for server in servers:
             server.shutdown()
             server.server_close()
-        agent.terminate()
-        agent.wait(timeout=20)
-        stop_demo(data_dir, keep_pcscd=False)
+        agent.stop()
+        stop_demo_card(data_dir)
 
 
 def compromised_payloads(agent_url: str) -> List[Dict[str, Any]]:

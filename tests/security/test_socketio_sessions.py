@@ -28,6 +28,8 @@ import socketio
 
 from tests.support.local_stack import BotServer, bot_stack, free_port
 
+pytestmark = pytest.mark.stack
+
 JWT_KEY = "intranet-test-signing-key-" + uuid.uuid4().hex
 QUESTION = "Hur fungerar det med företagskort?"
 OTHER_QUESTION = "Vad kostar en ny PUK-kod?"

@@ -25,10 +25,12 @@ from typing import Iterator, List
 import httpx
 import pytest
 
-from tests.support.local_stack import BotServer
 from bot.teams import TEAMS_CODE_NOTICE
+from tests.support.local_stack import BotServer
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
+
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")

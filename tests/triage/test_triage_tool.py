@@ -6,11 +6,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bot.triage import HttpParser, triage
 from tests.bot.responses import rendered
 from tests.support.local_stack import REPO
 
 
+@pytest.mark.stack
 def test_a_clear_question_gives_the_answer_and_follow_ups(triage_bot):
     parse = HttpParser(triage_bot.url, triage_bot.api_token)
     result = triage("Vad kostar en ny PUK-kod?", parse("Vad kostar en ny PUK-kod?"))
@@ -22,6 +25,7 @@ def test_a_clear_question_gives_the_answer_and_follow_ups(triage_bot):
     assert result.escalate == []
 
 
+@pytest.mark.stack
 def test_outside_the_faq_says_escalate(triage_bot):
     parse = HttpParser(triage_bot.url, triage_bot.api_token)
     result = triage("Hur fixar jag BankID på mobilen?", parse("Hur fixar jag BankID på mobilen?"))
@@ -43,6 +47,7 @@ def test_answers_that_refer_to_servicecenter_flag_escalation():
     assert any("Servicecenter" in reason for reason in result.escalate)
 
 
+@pytest.mark.stack
 def test_terminal_tool_masks_codes_and_shows_the_answer(triage_bot):
     env = {**os.environ, "RASA_API_TOKEN": triage_bot.api_token, "COLUMNS": "120"}
     run = subprocess.run(

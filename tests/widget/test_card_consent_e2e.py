@@ -21,27 +21,22 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from dataclasses import dataclass
 from typing import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.support.local_stack import free_port
-from cardagent.config import DEFAULT_PORT as AGENT_PORT
-from devtools.site_region import region_name
+from bot.site_config import load_site_config
 from tests.bot.responses import domain
-from tests.bot.test_card_conversations import (
-    AGENT_TOKEN,
-    DEMO_PINS,
-    CardWorld,
-    card_world,
-    wait_for_orders,
-)
+from tests.bot.test_card_conversations import wait_for_orders
+from tests.support.card_stack import DEFAULT_AGENT_PORT as AGENT_PORT
+from tests.support.card_stack import DEMO_PINS, CardWorld, card_world
+from tests.support.local_stack import free_port
 from tests.widget.conftest import build_widget, serve_demo
 from tests.widget.test_widget import INPUT, answer_parts, open_chat
+
+pytestmark = pytest.mark.stack
 
 PROGRAM = "Kortprogrammet på den här datorn"
 AGENT_ORIGIN = f"http://127.0.0.1:{AGENT_PORT}"
@@ -63,7 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatStack]:
     build_widget()
     port = free_port()
     with card_world(
-        tmp_path_factory, agent_port=AGENT_PORT, cors=[f"http://127.0.0.1:{port}"]
+        tmp_path_factory.mktemp("e2e"), agent_port=AGENT_PORT, cors=[f"http://127.0.0.1:{port}"]
     ) as world:
         with serve_demo(port, world.bot.url) as page_url:
             yield ChatStack(world, page_url)
@@ -85,23 +80,14 @@ def new_chat_tab(context: BrowserContext) -> Page:
 
 def card_state(world: CardWorld) -> str:
     """What the agent's API says about the card (the test's own check, not the person's)."""
-    reply = httpx.get(
-        f"{world.agent_url}/v1/card/state",
-        headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
-        timeout=30,
-    )
-    reply.raise_for_status()
-    return reply.json()["state"]
+    return world.agent.card_state()
 
 
 def insert(world: CardWorld, card: str, state: str) -> None:
     """Put the demo card in the reader and wait (as a person would) until the agent has read
     it: the emulator and pcscd take a moment to show the new card."""
     world.insert(card)
-    deadline = time.monotonic() + 15
-    while (seen := card_state(world)) != state and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert seen == state
+    world.agent.wait_for_state(state)
 
 
 def button_title(response: str, payload: str) -> str:
@@ -139,7 +125,8 @@ def assert_names_itself(tab: Page) -> None:
     assert tab.url.startswith(AGENT_ORIGIN + "/")
     header = tab.inner_text("header")
     assert PROGRAM in header, header
-    assert region_name() and region_name() in header, header
+    region = load_site_config().region_name
+    assert region and region in header, header
 
 
 def test_person_upgrades_the_old_card_from_the_chat_link_to_done(stack, context, output_dir):

@@ -5,11 +5,9 @@ the answer. Real bot, real agent on an emulated card, Debian's Chromium."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,14 +17,21 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.local_stack import REPO, free_port, wait_for
-from devtools.demo_card import make_demo_card, stop_demo
-from devtools.emulator import VPCD_PORTS
 from tests.bot.responses import joined, rendered
-from tests.bot.test_card_conversations import demo_services_ports_free
+from tests.support.card_stack import (
+    AgentProcess,
+    agent_python,
+    demo_services_ports_free,
+    insert_demo_card,
+    orders_received,
+    stop_demo_card,
+)
+from tests.support.local_stack import REPO, free_port
 from tests.widget.conftest import build_widget, serve_module
 from tests.widget.stack import start_bot
 from tests.widget.test_widget import INPUT, answer_parts, open_chat
+
+pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +39,13 @@ def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     build_widget()
     demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("relay-card")
-    page_port, agent_port = free_port(), free_port()
+    page_port = free_port()
     origin = f"http://127.0.0.1:{page_port}"
-    agent_url = f"http://127.0.0.1:{agent_port}"
-    make_demo_card("old", data_dir, port=VPCD_PORTS[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
-    env.update(CARDAGENT_DATA_DIR=str(data_dir), CARDAGENT_PORT=str(agent_port),
-               CARDAGENT_ALLOWED_ORIGINS=origin, CARDAGENT_BROWSER_RELAY="1")
-    log = data_dir / "agent.log"
-    agent = subprocess.Popen([sys.executable, "-m", "cardagent"], cwd=REPO, env=env,
-                             stdout=log.open("w"), stderr=subprocess.STDOUT)
+    agent = AgentProcess(data_dir)
+    agent_url, log = agent.url, agent.log
     try:
-        wait_for(f"{agent_url}/openapi.json", agent, 30, log)
+        insert_demo_card("old", data_dir)
+        agent.start(CARDAGENT_ALLOWED_ORIGINS=origin, CARDAGENT_BROWSER_RELAY="1")
         # A central bot: in relay mode its action server never calls the agent, only the
         # widget does; CARDAGENT_URL names the agent origin whose page links it shows.
         central = {"CARD_AGENT_ACCESS": "relay", "CARDAGENT_URL": agent_url}
@@ -59,9 +59,8 @@ def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 server.shutdown()
                 server.server_close()
     finally:
-        agent.terminate()
-        agent.wait(timeout=20)
-        stop_demo(data_dir, keep_pcscd=False)
+        agent.stop()
+        stop_demo_card(data_dir)
 
 
 def test_widget_reads_the_card_for_a_central_bot(relay_demo, page, output_dir):
@@ -100,9 +99,20 @@ def widget_relay_routes() -> set:
     return {(method, path.replace("\\/", "/").replace("${ID}", "{id}")) for method, path in pairs}
 
 
+def agent_relay_routes() -> set:
+    """The agent's RELAY_ROUTES, asked of the agent's own environment (not importable
+    here)."""
+    code = ("import json; from cardagent.security import RELAY_ROUTES as R; "
+            "print(json.dumps(sorted(R)))")
+    out = subprocess.run([agent_python(), "-c", code], cwd=REPO, check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    return {tuple(pair) for pair in json.loads(out)}
+
+
 def test_the_widget_relays_exactly_the_agents_relay_routes(relay_demo):
     # A compromised or buggy bot cannot make the widget call other agent routes.
-    from cardagent.security import RELAY_ROUTES
+    RELAY_ROUTES = agent_relay_routes()  # noqa: N806 - the agent's name
+    assert RELAY_ROUTES
 
     def normal(path: str) -> str:
         return re.sub(r"\{\w+\}", "{id}", path)
@@ -115,7 +125,7 @@ def test_the_widget_relays_exactly_the_agents_relay_routes(relay_demo):
 
 
 def test_in_relay_mode_the_chat_proposes_and_the_page_opens_on_click(relay_demo, page):
-    before = orders(relay_demo["data_dir"])
+    before = orders_received(relay_demo["data_dir"])
     open_chat(page, relay_demo["page_url"])
     page.get_by_role("textbox", name=INPUT).fill("jag vill beställa en ny PUK-kod")
     page.keyboard.press("Enter")
@@ -128,7 +138,7 @@ def test_in_relay_mode_the_chat_proposes_and_the_page_opens_on_click(relay_demo,
     # Nothing opened by itself, no order from the chat.
     assert len(page.context.pages) == 1
     time.sleep(3)
-    assert orders(relay_demo["data_dir"]) == before
+    assert orders_received(relay_demo["data_dir"]) == before
     with page.context.expect_page() as opened:
         link.click()
     agent_page = opened.value
@@ -136,12 +146,4 @@ def test_in_relay_mode_the_chat_proposes_and_the_page_opens_on_click(relay_demo,
     assert agent_page.url.startswith(relay_demo["agent_url"] + "/orders/")
     assert "ca 200 kr" in agent_page.inner_text("body")
     time.sleep(2)
-    assert orders(relay_demo["data_dir"]) == before
-
-
-def orders(data_dir: Path) -> int:
-    db = data_dir / "demo" / "orders-received.db"
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    assert orders_received(relay_demo["data_dir"]) == before

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.support.local_stack import REPO
 from bot.masking import mask_payload, mask_sensitive
 from tests.bot.test_masking import (
     CODE_FORMS,
@@ -14,6 +13,7 @@ from tests.bot.test_masking import (
     PERSONNUMMER_FORMS,
     PERSONNUMMER_IN_CONTEXT,
 )
+from tests.support.local_stack import REPO
 
 CASES = [
     "min pin är 123456",

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from bot.channels import CODE_NOTICE
 from tests.bot.responses import domain, rendered
+
+pytestmark = pytest.mark.stack
 
 LAUNCHER = "Frågor om SITHS-kortet?"
 INPUT = "Skriv din fråga"

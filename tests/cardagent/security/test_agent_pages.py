@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
-from tests.cardagent.conftest import free_port
 from tests.cardagent.test_upgrade import assert_old_intact, assert_upgraded
 from tests.cardagent.test_write_processes import TOKEN, Agent, Receiver
+from tests.support.site import Site
 
 REGION = "Region Testland"
 LEGITIMERING = "129"  # the emulator's PIN references (0x81, 0x82) as its JSON keys
@@ -63,37 +61,6 @@ def context(browser):
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="sv-SE")
     yield ctx
     ctx.close()
-
-
-class Site:
-    """Plain local web pages on another origin (a chat page, an attacker's page)."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, str] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                body = pages.get(self.path.split("?")[0], "").encode()
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture()
