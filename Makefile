@@ -80,18 +80,18 @@ lint: setup-test
 # the bot's and action server's in .venv. The stack tier needs the trained model.
 test: setup-test $(MODEL)
 	$(VENV)/bin/ruff check .
-	$(AGENT_PY) -m pytest tests/cardagent
-	$(PY) -m pytest
+	@fail=0; $(AGENT_PY) -m pytest tests/cardagent || fail=1; \
+	  $(PY) -m pytest || fail=1; exit $$fail
 
 # The fast tier: no servers, no card stack, no model (pytest -m "not stack").
 test-unit: setup-test
 	$(VENV)/bin/ruff check .
-	$(AGENT_PY) -m pytest -q -m "not stack" tests/cardagent
-	$(PY) -m pytest -q -m "not stack"
+	@fail=0; $(AGENT_PY) -m pytest -q -m "not stack" tests/cardagent || fail=1; \
+	  $(PY) -m pytest -q -m "not stack" || fail=1; exit $$fail
 
 test-stack: setup-test $(MODEL)
-	$(AGENT_PY) -m pytest -m stack tests/cardagent
-	$(PY) -m pytest -m stack
+	@fail=0; $(AGENT_PY) -m pytest -m stack tests/cardagent || fail=1; \
+	  $(PY) -m pytest -m stack || fail=1; exit $$fail
 
 bench: setup-test $(MODEL)
 	$(PY) benchmarks/bench_bot.py
