@@ -11,6 +11,18 @@ GetExtendedTcpTable on Windows): the connection whose local end is the request's
 address and whose remote end is the agent, its process, and that process's user. Anything
 that cannot be established (no such connection, a process the agent may not inspect,
 which on Linux and Windows is exactly another user's process) counts as not ours.
+
+Per platform (psutil's documentation of net_connections; the Windows AccessDenied from its
+issue tracker, giampaolo/psutil#304 and #846; only Linux is run by the tests):
+* Linux: another user's sockets are listed without a pid (``None``) unless the agent runs as
+  root, so they are not ours; as root the name is read and compared.
+* Windows: the TCP table lists every connection with its pid without administrator rights;
+  ``Process.username()`` gives ``DOMAIN\\user`` for the agent's own user and raises AccessDenied
+  for another user's process (unless the agent runs elevated, when the other name is read and
+  differs). Either way another session's program on a shared machine (terminal server) is
+  refused. Not run on Windows.
+* macOS: listing connections needs root (AccessDenied otherwise): the pages are refused and a
+  warning is logged.
 """
 
 from __future__ import annotations
@@ -52,7 +64,7 @@ def socket_owner(client: tuple[str, int], server: tuple[str, int]) -> str | None
                 continue
             if (_plain(conn.raddr.ip), conn.raddr.port) != server:
                 continue
-            if conn.pid is None:
+            if not conn.pid:  # None: not ours to see; 0: Windows' idle/closing entries
                 return None
             return psutil.Process(conn.pid).username()
     except (psutil.Error, OSError) as exc:

@@ -18,8 +18,14 @@ So the file is handled defensively:
   symlink or belongs to another user is refused.
 
 POSIX only for the owner/mode checks: on Windows there is no ``os.getuid``/``O_NOFOLLOW`` and
-mode bits mean little; there the data folder lives in the user's own profile (per-user data
-folder, whose ACL lets only that user and administrators in), which is what protects the file.
+mode bits mean little (``os.chmod`` only sets the read-only flag). There the file is protected
+by where it lives: the default data folder is ``%LOCALAPPDATA%\\cardagent`` (platformdirs), inside
+the user's own profile, whose ACL (the user, SYSTEM, Administrators) every file created below it
+inherits. No explicit ACL is set: the standard library has no ACL API and no small, well-kept
+library for it was found. On Windows the checks are therefore: the data folder and the token file
+are no symlink or junction (name-surrogate reparse point), the file is a regular file and not
+empty. A ``CARDAGENT_DATA_DIR`` outside the user's profile must get a user-only ACL
+from whoever sets it (docs/cardagent-windows.md). Not run on Windows.
 """
 
 from __future__ import annotations
@@ -35,6 +41,21 @@ TOKEN_BYTES = 32
 _POSIX = os.name == "posix" and hasattr(os, "getuid")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+# IsReparseTagNameSurrogate (Windows ntifs.h): the reparse point names another entry
+# (symlink, junction, mount point), unlike tags that only store the file's data elsewhere
+# (cloud placeholders, deduplication), which must not stop the agent.
+_NAME_SURROGATE = 0x20000000
+
+
+def _is_link(st: os.stat_result) -> bool:
+    """A symlink, or on Windows a junction or other name-surrogate reparse point (lstat)."""
+    if stat.S_ISLNK(st.st_mode):
+        return True
+    attrs = getattr(st, "st_file_attributes", 0)  # these two exist on Windows only
+    tag = getattr(st, "st_reparse_tag", 0)
+    return bool(attrs & stat.FILE_ATTRIBUTE_REPARSE_POINT) and bool(tag & _NAME_SURROGATE)
 
 
 class TokenFileError(Exception):
@@ -55,7 +76,7 @@ def ensure_private_dir(folder: Path) -> None:
     """Create ``folder`` 0700, or check an existing one: a real folder, ours, then 0700."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     st = os.lstat(folder)
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+    if _is_link(st) or not stat.S_ISDIR(st.st_mode):
         raise _refuse(
             folder,
             "datamappen är en symbolisk länk eller ingen mapp. Ta bort den.",
@@ -75,7 +96,7 @@ def ensure_private_dir(folder: Path) -> None:
 
 def check_token_file(path: Path, st: os.stat_result) -> None:
     """Raise :class:`TokenFileError` unless ``st`` (an ``lstat``) is a safe token file."""
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+    if _is_link(st) or not stat.S_ISREG(st.st_mode):
         raise _refuse(
             path,
             "tokenfilen är en symbolisk länk eller ingen vanlig fil. Ta bort den; "
