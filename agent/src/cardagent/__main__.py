@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from cardagent.config import ConfigError, load_settings
+from cardagent.settings import ConfigError, load_settings
 
 
 def logging_config(level: str) -> dict[str, Any]:
@@ -49,8 +49,12 @@ def logging_config(level: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cardagent", description="SITHS card agent")
-    parser.add_argument(
-        "--print-token", action="store_true", help="print the bearer token and exit"
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--print-token", action="store_true", help="print the bearer token and exit")
+    what.add_argument(
+        "--print-token-file",
+        action="store_true",
+        help="print the token file's path (creating the token if missing) and exit",
     )
     args = parser.parse_args(argv)
     if os.name == "posix":
@@ -72,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_token:
             print(load_or_create_token(settings.token_file, settings.token))
             return 0
+        if args.print_token_file:
+            load_or_create_token(settings.token_file)
+            if settings.token:
+                print(
+                    "cardagent: CARDAGENT_TOKEN is set, so the agent uses it, not this file",
+                    file=sys.stderr,
+                )
+            print(settings.token_file)
+            return 0
         log_cfg = logging_config(settings.log_level)
         logging.config.dictConfig(log_cfg)
         app = create_app(settings)
@@ -80,11 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = logging.getLogger("cardagent")
     log.info(
-        "card agent on http://%s:%s, PKCS#11 module %s%s, token in %s",
+        "card agent on http://%s:%s, PKCS#11 module %s, settings file %s, token in %s",
         settings.host,
         settings.port,
         settings.pkcs11_module,
-        f" (demo card {settings.demo_card})" if settings.demo_card else "",
+        settings.config_file or "(none)",
         "CARDAGENT_TOKEN" if settings.token else settings.token_file,
     )
     uvicorn.run(

@@ -180,7 +180,7 @@ def read_token(environ: Mapping[str, str] | None = None) -> str | None:
     The file is used only if it passes the same checks as in the agent (a planted or
     world-readable file is ignored: ``None``).
     """
-    from cardagent.config import load_settings
+    from cardagent.settings import load_settings
 
     env = _env(environ)
     if env.get("CARDAGENT_TOKEN"):
