@@ -39,13 +39,24 @@ OWN_ORIGIN = "http://127.0.0.1:8765"
 # these in-process tests exercise the job logic behind the page.
 BROWSER_POST = {"Origin": OWN_ORIGIN, "Sec-Fetch-Site": "same-origin"}
 
+pytestmark = pytest.mark.stack
+
+
+def _replace(obj, **changes):  # noqa: ANN001, ANN202 - a settings object, dataclass or pydantic
+    if hasattr(obj, "model_copy"):
+        return obj.model_copy(update=changes)
+    from dataclasses import replace
+
+    return replace(obj, **changes)
+
 
 @pytest.fixture()
 def make_agent(agent_settings, est_server, tls_files, trust_anchors, tmp_path, pcscd_service):
-    """An agent app with its own data folder, configured for the EST test CA."""
+    """An agent app with its own data folder, configured for the EST test CA;
+    ``card_wait_s``: how long a job waits for a pulled card."""
     clients: list[TestClient] = []
 
-    def make(anchors: bool = True) -> TestClient:
+    def make(anchors: bool = True, card_wait_s: float | None = None) -> TestClient:
         settings = write_settings(
             agent_settings,
             tmp_path / f"agent{len(clients)}",
@@ -54,6 +65,9 @@ def make_agent(agent_settings, est_server, tls_files, trust_anchors, tmp_path, p
             trust_anchors if anchors else None,
             None,
         )
+        if card_wait_s is not None:
+            upgrade = _replace(settings.upgrade, card_wait_s=card_wait_s)
+            settings = _replace(settings, upgrade=upgrade)
         client = TestClient(
             create_app(settings, peer_check=in_process_peer),
             base_url=BASE_URL,
@@ -129,7 +143,7 @@ def finish(client: TestClient, job_id: str, timeout: float = 60) -> dict:
 
 def card_objects(client: TestClient | None, card: ProvisionedCard) -> dict[str, list]:
     """What is on the card's two tokens now (logged in with the demo PINs, test side only)."""
-    from cardagent.config import SOFTHSM2_MODULE
+    from devtools.softhsm import SOFTHSM2_MODULE
 
     settings = client.app.state.settings if client is not None else None
     reader = Pkcs11Reader(
@@ -409,7 +423,7 @@ def test_ca_failing_half_way_rolls_back(make_agent, fresh_card, est_ca, test_pki
         if label == "enroll:3":
             est_ca.fail_next = 100
 
-    client.app.state.upgrades.step_hook = hook
+    client.app.state.upgrades.runner.step_hook = hook
     job = start_job(client)
     submit_pins(client, job)
     done = finish(client, job["job_id"])
@@ -449,7 +463,7 @@ def test_card_pulled_mid_upgrade_and_put_back(
             card_slot.remove()
             threading.Thread(target=put_back, daemon=True).start()
 
-    client.app.state.upgrades.step_hook = hook
+    client.app.state.upgrades.runner.step_hook = hook
     job = start_job(client)
     submit_pins(client, job)
     time.sleep(0.5)
@@ -465,23 +479,20 @@ def test_card_pulled_and_not_returned_waits_for_pins(
     make_agent, fresh_card, card_slot, test_pki, est_ca, agent_settings
 ) -> None:
     card = fresh_card("old")
-    client = make_agent()
-    mgr = client.app.state.upgrades
-    from dataclasses import replace
-
-    mgr.settings = replace(mgr.settings, upgrade=replace(mgr.settings.upgrade, card_wait_s=1.0))
+    client = make_agent(card_wait_s=1.0)
+    runner = client.app.state.upgrades.runner
     card_data = dict(card_slot.reader.applet.card)
 
     def hook(job_id: str, label: str) -> None:
         if label == "write_certificates:2":
             card_slot.remove()
 
-    mgr.step_hook = hook
+    runner.step_hook = hook
     job = start_job(client)
     submit_pins(client, job)
     after = finish(client, job["job_id"])
     assert after["status"] == "waiting_for_pin" and after["error_code"] == "card_removed"
-    mgr.step_hook = None
+    runner.step_hook = None
     # the card comes back later; the old set still works; the user types the PINs again
     card_slot.reader.load(card_data)
     card_slot.reader.insert()
@@ -499,22 +510,19 @@ def test_card_pulled_and_not_returned_waits_for_pins(
 
 def test_cancel_after_keys_were_made_rolls_back(make_agent, fresh_card, card_slot, est_ca) -> None:
     card = fresh_card("old")
-    client = make_agent()
-    mgr = client.app.state.upgrades
-    from dataclasses import replace
-
-    mgr.settings = replace(mgr.settings, upgrade=replace(mgr.settings.upgrade, card_wait_s=0.5))
+    client = make_agent(card_wait_s=0.5)
+    runner = client.app.state.upgrades.runner
 
     def hook(job_id: str, label: str) -> None:
         if label == "enroll:1":
             card_slot.remove()
 
-    mgr.step_hook = hook
+    runner.step_hook = hook
     job = start_job(client)
     submit_pins(client, job)
     after = finish(client, job["job_id"])
     assert after["error_code"] == "card_removed"
-    mgr.step_hook = None
+    runner.step_hook = None
     card_slot.insert(
         next(k for k, v in card_slot.cards.items() if v is card), card_serial=card.serial
     )

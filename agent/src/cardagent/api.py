@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cardagent import __version__
 from cardagent.certinfo import CertInfo
-from cardagent.config import Settings, load_settings
 from cardagent.errors import AgentError
 from cardagent.identifiers import mask_text
 from cardagent.models import (
@@ -41,7 +40,11 @@ from cardagent.pcsc import ReaderState
 from cardagent.peer import PeerCheck, same_user_peer
 from cardagent.security import OriginGuardMiddleware, Unauthorized, get_settings, require_token
 from cardagent.service import CardReading, CardService, TokenView
+from cardagent.settings import Settings, load_settings
 from cardagent.tokenfile import load_or_create_token
+
+if TYPE_CHECKING:
+    from cardagent.upgrade import StepHook
 
 log = logging.getLogger("cardagent")
 
@@ -203,7 +206,6 @@ def get_agent_info(settings: SettingsDep) -> AgentInfoOut:
         name="SITHS card agent",
         version=__version__,
         pkcs11_module=settings.pkcs11_module,
-        demo_card=settings.demo_card,
         pcsc_probe=settings.probe.enabled,
         expiry_warning_days=settings.expiry_warning_days,
     )
@@ -300,12 +302,14 @@ def create_app(
     settings: Settings | None = None,
     service: CardService | None = None,
     peer_check: PeerCheck = same_user_peer,
+    step_hook: StepHook | None = None,
 ) -> FastAPI:
     """Build the agent app. Creates the token file at first start.
 
     ``peer_check`` decides whether a caller without the bearer token (the agent's pages,
     the browser relay) runs as the agent's own user; in-process test clients, which have
-    no TCP connection to inspect, pass their own."""
+    no TCP connection to inspect, pass their own. ``step_hook(job_id, label)`` is called
+    before each action of an upgrade job (cardagent/upgrade/runner.py): tests inject it."""
     settings = settings or load_settings()
     app = FastAPI(
         title="SITHS card agent",
@@ -330,7 +334,7 @@ def create_app(
 
     store = Store(settings.data_dir / "agent.db")
     app.state.store = store
-    app.state.upgrades = UpgradeManager(settings, app.state.service, store)
+    app.state.upgrades = UpgradeManager(settings, app.state.service, store, step_hook=step_hook)
     app.state.upgrades.recover()
     app.state.orders = PukOrders(settings, app.state.service, store)
     app.state.orders.recover()

@@ -18,9 +18,7 @@ re-initialised (python-pkcs11 0.10.1 leaks the session otherwise).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pkcs11
@@ -33,8 +31,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, CertificateType, KeyType, Mechanism, ObjectClass, TokenFlag
 from pkcs11 import exceptions as p11e
 
+from cardagent.cardobjects import TokenObject, cert_modulus_hash, fingerprint, modulus_hash
 from cardagent.errors import CardRemoved, TokenError
 from cardagent.pkcs11_reader import _REMOVED, Pkcs11Reader
+
+__all__ = [
+    "CardWriter",
+    "PinLocked",
+    "TokenObject",
+    "UnidentifiedObject",
+    "WrongPin",
+    "cert_modulus_hash",
+    "fingerprint",
+    "modulus_hash",
+]
 
 
 class WrongPin(Exception):
@@ -51,42 +61,6 @@ class PinLocked(Exception):
 
 class UnidentifiedObject(TokenError):
     """An object the job might have to delete cannot be positively identified: not deleted."""
-
-
-def modulus_hash(modulus: int | bytes) -> str:
-    if isinstance(modulus, int):
-        modulus = modulus.to_bytes((modulus.bit_length() + 7) // 8, "big")
-    return hashlib.sha256(modulus.lstrip(b"\x00")).hexdigest()
-
-
-def cert_modulus_hash(der: bytes) -> str | None:
-    key = x509.load_der_x509_certificate(der).public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        return None
-    return modulus_hash(key.public_numbers().n)
-
-
-def fingerprint(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
-
-
-@dataclass
-class TokenObject:
-    kind: str  # "cert", "private", "public"
-    id: bytes
-    label: str
-    mod_hash: str | None
-    der: bytes | None
-    handle: Any  # the python-pkcs11 object
-    id_readable: bool = True
-
-    @property
-    def identified(self) -> bool:
-        """CKA_ID read, and the modulus (key) or DER value (certificate) read: only such an
-        object can ever be matched to the plan, so only such an object may be deleted."""
-        if not self.id_readable:
-            return False
-        return self.der is not None if self.kind == "cert" else self.mod_hash is not None
 
 
 # Reading one attribute can fail for a single object (sensitive, not present, a card that

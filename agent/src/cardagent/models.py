@@ -151,7 +151,6 @@ class AgentInfoOut(BaseModel):
     name: str
     version: str
     pkcs11_module: str
-    demo_card: Optional[str] = None
     pcsc_probe: bool
     expiry_warning_days: int
 

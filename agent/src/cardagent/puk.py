@@ -34,13 +34,13 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from cardagent import __version__
-from cardagent.config import FAMILY_EID, FAMILY_LEGACY, Settings
+from cardagent.assurance import FAMILY_EID, FAMILY_LEGACY
 from cardagent.errors import AgentError
 from cardagent.identifiers import recognise
 from cardagent.pages.links import PageLinks
-from cardagent.service import CardService
+from cardagent.service import CardService, card_key_of
+from cardagent.settings import Settings
 from cardagent.store import Store
-from cardagent.upgrade import card_key_of
 
 log = logging.getLogger("cardagent.puk")
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from cardagent import pcsc, pcsc_probe
 from cardagent.certinfo import CertInfo, parse_certificate
 from cardagent.classify import Classification, PinStatus, classify
-from cardagent.config import Settings
 from cardagent.errors import CardRemoved
 from cardagent.pcsc import ReaderState
 from cardagent.pcsc_probe import ProbeResult
 from cardagent.pkcs11_reader import Pkcs11Reader, TokenData
+from cardagent.settings import Settings
 
 log = logging.getLogger("cardagent")
 
@@ -74,6 +74,14 @@ class CardReading:
     read_ms: float
     probe_used: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def card_key_of(reading: CardReading) -> str | None:
+    """Stable identity of the card: its serial (probe) or its tokens' serials (Net iD)."""
+    if reading.card_serial:
+        return f"card:{reading.card_serial}"
+    serials = sorted({t.data.serial for t in reading.tokens})
+    return "tokens:" + ",".join(serials) if serials else None
 
 
 class CardService:

@@ -37,7 +37,7 @@ from actions.agent_client import CardAgentClient, CardAgentError
 from cardagent import tokenfile
 from cardagent.api import create_app
 from cardagent.cardwriter import CardWriter, modulus_hash
-from cardagent.config import OrderSettings, Settings
+from cardagent.settings import OrderSettings, Settings
 from devtools.order_receiver import OrderReceiver
 from devtools.servers import ThreadedServer
 from cardagent.tokenfile import load_or_create_token, read_token
@@ -417,7 +417,7 @@ def fake_token(client, card) -> Callable[[], None]:  # noqa: ANN001
         for s in shims:
             s.active.set()
 
-    client.app.state.upgrades.writer_factory = lambda reader: CardWriter(
+    client.app.state.upgrades.runner.writer_factory = lambda reader: CardWriter(
         reader, session_wrapper=wrap
     )
     return switch_on
@@ -457,7 +457,7 @@ def test_rollback_never_deletes_an_old_key_it_cannot_identify(
             switch_on()
             est_ca.fail_next = 100
 
-    client.app.state.upgrades.step_hook = hook
+    client.app.state.upgrades.runner.step_hook = hook
     job = start_job(client)
     submit_pins(client, job)
     done = finish(client, job["job_id"])
@@ -474,7 +474,7 @@ def test_cleanup_never_deletes_an_old_key_it_cannot_identify(
     card = fresh_card("old")
     client = make_agent()
     switch_on = fake_token(client, card)
-    client.app.state.upgrades.step_hook = lambda job_id, label: (
+    client.app.state.upgrades.runner.step_hook = lambda job_id, label: (
         switch_on() if label == "remove_old" else None
     )
     job = start_job(client)

@@ -9,8 +9,6 @@ the job thread and never logged, stored or echoed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -19,7 +17,7 @@ from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.forms import PIN_MAX, PIN_MIN, valid_pin
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
-from cardagent.upgrade import UpgradeManager
+from cardagent.upgrade import Job, JobStatus, UpgradeManager
 
 router = APIRouter(include_in_schema=False)
 AREA = "pin"
@@ -28,35 +26,31 @@ ROLES = (
     ("underskrift", "Underskriftskod (signering)"),
 )
 ROLE_NAMES = {"legitimering": "legitimeringskoden", "underskrift": "underskriftskoden"}
-ACTIVE = ("running", "waiting_for_card")
+ACTIVE = (JobStatus.RUNNING, JobStatus.WAITING_FOR_CARD)
 
 
 def _upgrades(request: Request) -> UpgradeManager:
     return request.app.state.upgrades
 
 
-def _card_facts(request: Request, job: dict[str, Any]) -> tuple[dict[str, bool], list[str]]:
+def _card_facts(request: Request, job: Job) -> tuple[dict[str, bool], list[str]]:
     """(PIN pad per role, roles with one try left) as the card says now; falls back to the
     job's last known counters when the card cannot be read."""
     from cardagent.cardwriter import CardWriter
     from cardagent.service import token_role
 
     ppad: dict[str, bool] = {}
-    final: set[str] = {
-        role
-        for role, p in (job["state"].get("pins") or {}).items()
-        if isinstance(p, dict) and p.get("retries_left") == 1
-    }
+    final: set[str] = {role for role, p in job.state.pins.items() if p.retries_left == 1}
     service = request.app.state.service
     writer = CardWriter(service.pkcs11)
-    for role, serial in job["state"]["card"]["tokens"].items():
+    for role, serial in job.state.card.tokens.items():
         try:
             ppad[role] = writer.protected_auth_path(serial)
         except Exception:  # noqa: BLE001 - card out: show the PIN fields
             ppad[role] = False
     try:
         reading = service.read()
-        serials = set(job["state"]["card"]["tokens"].values())
+        serials = set(job.state.card.tokens.values())
         for t in reading.tokens:
             role = token_role(t.data.label)
             if role and t.data.serial in serials:
@@ -69,22 +63,22 @@ def _card_facts(request: Request, job: dict[str, Any]) -> tuple[dict[str, bool],
     return ppad, [r for r, _ in ROLES if r in final]
 
 
-def _status_page(request: Request, job: dict[str, Any]) -> Response:
-    active = job["status"] in ACTIVE
+def _status_page(request: Request, job: Job) -> Response:
+    active = job.status in ACTIVE
     return page(
         "pin_status.html",
         region(request),
         refresh=2 if active else None,
-        job_status=job["status"],
+        job_status=job.status.value,
         active=active,
-        message=job["message"],
-        progress=job["progress"],
+        message=job.message,
+        progress=job.progress,
     )
 
 
 def _form_page(
     request: Request,
-    job: dict[str, Any],
+    job: Job,
     session: str,
     *,
     form_error: str | None = None,
@@ -92,14 +86,14 @@ def _form_page(
     status: int = 200,
 ) -> Response:
     ppad, final = _card_facts(request, job)
-    csrf = csrf_for(session, AREA, job["id"])
+    csrf = csrf_for(session, AREA, job.id)
     links = _upgrades(request).links
-    if final and not links.final_try_confirmed(job["id"], session):
+    if final and not links.final_try_confirmed(job.id, session):
         return page(
             "pin_final_try.html",
             region(request),
             status=status,
-            job_id=job["id"],
+            job_id=job.id,
             csrf=csrf,
             names=[ROLE_NAMES[r] for r in final],
         )
@@ -107,12 +101,12 @@ def _form_page(
         {"role": role, "label": label, "ppad": ppad.get(role, False), "invalid": role in invalid}
         for role, label in ROLES
     ]
-    message = job["message"] if job["error_code"] else None
+    message = job.message if job.error_code else None
     return page(
         "pin_form.html",
         region(request),
         status=status,
-        job_id=job["id"],
+        job_id=job.id,
         csrf=csrf,
         fields=fields,
         job_message=message,
@@ -126,12 +120,12 @@ def _form_page(
 @router.get("/pin/{job_id}")
 def pin_page(request: Request, job_id: str, t: str | None = None) -> Response:
     manager = _upgrades(request)
-    job = manager.store.job(job_id) if _valid_id(job_id) else None
+    job = manager.job(job_id) if _valid_id(job_id) else None
     session = enter_page(request, manager.links, AREA, job_id, t, job is not None)
     if isinstance(session, Response):
         return session
     assert job is not None
-    if job["status"] != "waiting_for_pin":
+    if job.status != JobStatus.WAITING_FOR_PIN:
         return _status_page(request, job)
     return _form_page(request, job, session)
 
@@ -139,7 +133,7 @@ def pin_page(request: Request, job_id: str, t: str | None = None) -> Response:
 @router.post("/pin/{job_id}")
 async def pin_submit(request: Request, job_id: str) -> Response:
     manager = _upgrades(request)
-    if not _valid_id(job_id) or manager.store.job(job_id) is None:
+    if not _valid_id(job_id) or manager.job(job_id) is None:
         return fail(request, "not_found", AREA)
     checked = await checked_form(request, manager.links, AREA, job_id)
     if isinstance(checked, Response):
@@ -147,10 +141,10 @@ async def pin_submit(request: Request, job_id: str) -> Response:
     session, form = checked
     back = see_other(f"/pin/{job_id}")
     try:
-        job = manager.store.job(job_id)
+        job = manager.job(job_id)
         assert job is not None
         action = form.get("action", "")
-        if job["status"] != "waiting_for_pin":
+        if job.status != JobStatus.WAITING_FOR_PIN:
             return back
         if action == "confirm_final_try":
             manager.links.confirm_final_try(job_id, session)
