@@ -1,6 +1,7 @@
 """The agent (and the order receiver) as real processes, killed with SIGKILL at bad moments.
 
-* an upgrade paused at a chosen checkpoint (CARDAGENT_TESTHOOK_PAUSE_AT), the agent killed
+* an upgrade paused at a chosen checkpoint (the agent started through
+  tests/cardagent/paused_agent.py, whose step hook stops the job there), the agent killed
   -9 there and restarted: the job waits for the PINs again and then finishes correctly;
 * ten concurrent PUK requests for one card: one order, one delivery;
 * the receiver dies after storing an order but before answering, the agent is killed while
@@ -29,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 TOKEN = "proc-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
+pytestmark = pytest.mark.stack
+
 
 class Agent:
     def __init__(self, env: dict[str, str]) -> None:
@@ -37,14 +40,19 @@ class Agent:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = Path(env["CARDAGENT_DATA_DIR"]).parent / f"agent-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self.pause_marker = Path(env["CARDAGENT_DATA_DIR"]).parent / f"paused-{self.port}"
 
-    def start(self, **extra: str) -> Agent:
+    def start(self, pause_at: str | None = None, **extra: str) -> Agent:
+        """``python -m cardagent``; with ``pause_at`` the test launcher, whose upgrade jobs
+        stop for good at that checkpoint after writing :attr:`pause_marker`."""
         env = {**self.env, **extra}
         Path(env["CARDAGENT_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "cardagent"]
+        if pause_at is not None:
+            cmd = [sys.executable, "-m", "tests.cardagent.paused_agent", "--pause-at", pause_at]
+            cmd += ["--marker", str(self.pause_marker)]
         out = open(self.log, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cardagent"], cwd=REPO, env=env, stdout=out, stderr=out
-        )
+        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=out)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()
@@ -158,13 +166,13 @@ def test_agent_killed_mid_upgrade_and_restarted(
     agent, fresh_card, test_pki, est_ca, at: str, old_left: bool
 ) -> None:
     card = fresh_card("old")
-    agent.start(CARDAGENT_TESTHOOK_PAUSE_AT=at)
+    agent.start(pause_at=at)
     r = agent.post("/v1/upgrade", {})
     assert r.status_code == 201, r.text
     job = r.json()
     browser = Browser(agent)
     submit_pins(browser, job["pin_page_url"])
-    marker = Path(agent.env["CARDAGENT_DATA_DIR"]) / "testhook-paused"
+    marker = agent.pause_marker
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert time.monotonic() < deadline, agent.log.read_text()
