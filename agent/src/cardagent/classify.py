@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardagent.assurance import FAMILY_EID, FAMILY_LEGACY
 from cardagent.certinfo import CertInfo
-from cardagent.config import FAMILY_EID, FAMILY_LEGACY
 from cardagent.pcsc import ReaderState
 
 STATES = (

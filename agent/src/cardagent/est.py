@@ -20,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from cardagent.assurance import FAMILY_EID
 from cardagent.certinfo import parse_certificate
-from cardagent.config import FAMILY_EID, Settings
+from cardagent.settings import Settings
 
 
 class EnrollmentUnavailable(Exception):

@@ -20,9 +20,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from cardagent.config import ProbeSettings
 from cardagent.errors import CardRemoved, PcscError
 from cardagent.pcsc import CardConnection, connect, wait_for_change
+from cardagent.settings import ProbeSettings
 
 CARD_INFO_FID = b"\x50\x01"
 SW_OK = 0x9000
