@@ -6,7 +6,7 @@ closing the socket is removing it. Every message is a 2-byte big-endian length +
 1-byte payload is a control code (0 power off, 1 power on, 2 reset, 4 send ATR), anything
 longer is a command APDU to answer.
 
-The card applet (AID ``config.TEST_APPLET_AID``) implements:
+The card applet (AID ``TEST_APPLET_AID``, which real SITHS cards do not answer) implements:
   SELECT by AID / by FID (EF 5001 = card info JSON: card serial + PKCS#11 token serials),
   READ BINARY, VERIFY (with data: check PIN, real retry counter, 63Cx / 6983; without data:
   report the counter), RESET RETRY COUNTER (PUK + new PIN), CHANGE REFERENCE DATA.
@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cardagent.config import TEST_APPLET_AID
-
 log = logging.getLogger("cardagent.emulator")
 
 VPCD_HOST = "127.0.0.1"
 VPCD_PORTS = {0: 35963, 1: 35964}
 READER_NAMES = {35963: "Virtual PCD 00 00", 35964: "Virtual PCD 00 01"}
+# The emulator applet's AID: F0 + "STITHSTES", a proprietary test AID. The agent's PC/SC
+# probe asks it only when configured to ([probe] aid; the demo card's configuration does).
+TEST_APPLET_AID = "F0535449544853544553"
 CTRL_OFF, CTRL_ON, CTRL_RESET, CTRL_ATR = 0, 1, 2, 4
 CARD_INFO_FID = 0x5001
 

@@ -149,7 +149,7 @@ class EstTestCA:
 
 def main(argv: list[str] | None = None) -> int:
 
-    from cardagent.config import load_settings
+    from cardagent.settings import resolve_data_dir
 
     parser = argparse.ArgumentParser(description="Local EST test CA (TEST SITHS e-id)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls", type=Path, help="TLS files folder (default: the demo card's)")
     parser.add_argument("--fail", type=int, default=0, help="answer the first N enrollments 503")
     args = parser.parse_args(argv)
-    demo = load_settings({}).data_dir / "demo"
+    demo = resolve_data_dir() / "demo"
     ca = EstTestCA(TestPKI(args.pki or demo / "pki"))
     ca.fail_next = args.fail
     tls = pkimod.tls_server_files(args.tls or demo / "tls")

@@ -132,7 +132,8 @@ class OrderReceiver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cardagent.config import load_settings
+    from cardagent.settings import resolve_data_dir
+
     from devtools.pki import tls_server_files
     from devtools.servers import serve_https
 
@@ -145,10 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--die-after-store", action="store_true")
     parser.add_argument("--reject", type=int, metavar="STATUS", help="answer every post with it")
     args = parser.parse_args(argv)
-    demo = (
-        load_settings({k: v for k, v in os.environ.items() if k == "CARDAGENT_DATA_DIR"}).data_dir
-        / "demo"
-    )
+    demo = resolve_data_dir() / "demo"
     demo.mkdir(parents=True, exist_ok=True)
     tls = tls_server_files(args.tls or demo / "tls")
     receiver = OrderReceiver(

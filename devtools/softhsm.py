@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, CertificateType, KeyType, ObjectClass
 
-from cardagent.config import SOFTHSM2_MODULE
 from devtools.cards import (
     ATR,
     DEMO_PIN_LEGITIMERING,
@@ -27,6 +26,8 @@ from devtools.cards import (
 )
 from devtools.pki import TestPKI
 
+# Debian's SoftHSM2 (package softhsm2): the PKCS#11 module of the demo card and the tests.
+SOFTHSM2_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 TOKEN_PINS = {"legitimering": DEMO_PIN_LEGITIMERING, "underskrift": DEMO_PIN_UNDERSKRIFT}
 TOKEN_SUFFIX = {"legitimering": "(Legitimering)", "underskrift": "(Underskrift)"}
 
