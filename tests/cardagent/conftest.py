@@ -24,12 +24,12 @@ from fastapi.testclient import TestClient
 
 from cardagent import pcsc
 from cardagent.api import create_app
-from cardagent.config import SOFTHSM2_MODULE, ProbeSettings, Settings
+from cardagent.settings import ProbeSettings, Settings
 from devtools.cards import PROFILES
-from devtools.emulator import VirtualCard
+from devtools.emulator import TEST_APPLET_AID, VirtualCard
 from devtools.pcscd import pcscd_running, start_pcscd
 from devtools.pki import TestPKI
-from devtools.softhsm import ProvisionedCard, provision_card, write_softhsm_conf
+from devtools.softhsm import SOFTHSM2_MODULE, ProvisionedCard, provision_card, write_softhsm_conf
 
 TEST_PORT = 35964
 TEST_READER = "Virtual PCD 00 01"
@@ -100,7 +100,7 @@ def agent_settings(stack_dir: Path, softhsm_conf: Path, fixture_cards: dict) -> 
         token=TEST_TOKEN,
         allowed_origins=(ALLOWED_ORIGIN,),
         reader_filter=TEST_READER,
-        probe=ProbeSettings(enabled=True),
+        probe=ProbeSettings(enabled=True, aid=TEST_APPLET_AID),
     )
 
 
@@ -180,6 +180,7 @@ def agent_env(stack_dir: Path, softhsm_conf: Path, tmp_path: Path) -> Callable[.
             CARDAGENT_PKCS11_MODULE=SOFTHSM2_MODULE,
             CARDAGENT_SOFTHSM2_CONF=str(softhsm_conf),
             CARDAGENT_PCSC_PROBE="1",
+            CARDAGENT_PCSC_PROBE_AID=TEST_APPLET_AID,
             CARDAGENT_READER_FILTER=TEST_READER,
             CARDAGENT_PORT=str(free_port()),
         )
@@ -241,12 +242,9 @@ def write_settings(
     anchors: Path | None,
     webhook: str | None,
 ) -> Settings:
-    from dataclasses import replace
+    from cardagent.settings import OrderSettings, UpgradeSettings
 
-    from cardagent.config import OrderSettings, UpgradeSettings
-
-    return replace(
-        base,
+    return base.with_overrides(
         data_dir=data_dir,
         upgrade=UpgradeSettings(
             est_url=est_url,
