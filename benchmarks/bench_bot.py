@@ -47,9 +47,9 @@ from benchmarks.common import (  # noqa: E402
     table,
     write_results,
 )
-from tests.support.local_stack import REPO, bot_stack  # noqa: E402
 from bot.nlu_eval import evaluate, load_examples  # noqa: E402
 from tests.bot.responses import joined, rendered  # noqa: E402
+from tests.support.local_stack import REPO, bot_stack  # noqa: E402
 
 WEBHOOK = "/webhooks/rest/webhook"
 

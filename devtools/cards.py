@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from devtools import pki
 from cardagent.identifiers import luhn_check_digit
+from devtools import pki
 
 DEMO_PIN_LEGITIMERING = "123456"
 DEMO_PIN_UNDERSKRIFT = "654321"

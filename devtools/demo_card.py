@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from cardagent.settings import CONFIG_FILE_NAME, resolve_data_dir
-
 from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT, DEMO_PUK, PROFILES
 from devtools.demo_services import EST_PORT, ORDER_PORT, in_use, service_settings
 from devtools.emulator import READER_NAMES, TEST_APPLET_AID, VPCD_PORTS
@@ -152,7 +151,6 @@ def _wait_listening(ports: tuple[int, ...], timeout_s: float) -> bool:
 def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict[str, Any]:
     """Set up the demo card ``name`` in ``data_dir``; returns what ``--json`` prints."""
     from cardagent.pcsc import wait_for_change
-
     from devtools.pki import TestPKI
     from devtools.site_region import region_name
     from devtools.softhsm import provision_card, write_softhsm_conf

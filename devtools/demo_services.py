@@ -18,7 +18,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cardagent.settings import ConfigError, load_settings, resolve_data_dir
-
 from devtools.est_ca import DEFAULT_PORT as EST_PORT
 from devtools.est_ca import EstTestCA
 from devtools.order_receiver import DEFAULT_PORT as ORDER_PORT

@@ -133,7 +133,6 @@ class OrderReceiver:
 
 def main(argv: list[str] | None = None) -> int:
     from cardagent.settings import resolve_data_dir
-
     from devtools.pki import tls_server_files
     from devtools.servers import serve_https
 

@@ -6,12 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from cardagent.assurance import TEST_POLICY_OIDS
-from cardagent.certinfo import SMARTCARD_LOGON_OID
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from cardagent.assurance import TEST_POLICY_OIDS
+from cardagent.certinfo import SMARTCARD_LOGON_OID
 
 POLICY_LEVEL3, POLICY_LEVEL2, POLICY_LEGACY = list(TEST_POLICY_OIDS)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
+
 from cardagent.assurance import FAMILY_EID, FAMILY_LEGACY
 from cardagent.settings import (
     ConfigError,

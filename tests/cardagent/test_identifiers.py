@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from devtools.cards import synthetic_personnummer
 from cardagent.identifiers import MaskingLogFilter, luhn_ok, mask_text, recognise
+from devtools.cards import synthetic_personnummer
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
+
 from cardagent import peer, tokenfile
 from cardagent.tokenfile import TokenFileError, check_token_file, load_or_create_token
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.local_stack import BotServer
 from tests.scale.stacks import UNSURE_CANDIDATES
+from tests.support.local_stack import BotServer
 
 
 def find_unsure(bot: BotServer) -> str:

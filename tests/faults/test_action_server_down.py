@@ -11,10 +11,10 @@ from typing import Iterator
 import pytest
 
 from bot.faq_catalog import faq_catalog
-from tests.support.local_stack import BotServer, bot_stack
 from bot.site_config import load_site_config
 from tests.bot.responses import joined, rendered
 from tests.faults.conftest import find_unsure
+from tests.support.local_stack import BotServer, bot_stack
 
 CARD_REQUEST = "Kan du kontrollera mitt SITHS-kort?"
 

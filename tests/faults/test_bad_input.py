@@ -15,8 +15,8 @@ import pytest
 import socketio
 
 from bot.channels import conversation_id
-from tests.support.local_stack import BotServer, bot_stack
 from tests.scale.stacks import sqlite_events, user_texts
+from tests.support.local_stack import BotServer, bot_stack
 
 SECRET = "48291375"  # a code-like number hidden in bad input: must be masked
 

@@ -12,10 +12,10 @@ from typing import Callable, Iterator, List, Tuple
 
 import pytest
 
-from tests.support.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
 from tests.bot.responses import joined, rendered
 from tests.faults.conftest import find_unsure
 from tests.scale.stacks import pg_events, sqlite_events, turn_problems, user_texts
+from tests.support.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
 
 Events = Callable[[str], List[dict]]
 

@@ -12,8 +12,8 @@ import pytest
 from rasa.core.lock_store import LockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from tests.support.local_stack import RedisServer, redis_server
 from bot.lock_store import AtomicRedisLockStore
+from tests.support.local_stack import RedisServer, redis_server
 
 SERVERS, PER_SERVER = 8, 25
 

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from bot.faq_catalog import faq_catalog
-from tests.support.local_stack import BotServer, PgServer, postgres_server, redis_server, write_endpoints
 from tests.bot.responses import joined, rendered
 from tests.scale.stacks import (
     UNSURE_CANDIDATES,
@@ -24,6 +23,13 @@ from tests.scale.stacks import (
     pg_events,
     turn_problems,
     user_texts,
+)
+from tests.support.local_stack import (
+    BotServer,
+    PgServer,
+    postgres_server,
+    redis_server,
+    write_endpoints,
 )
 
 CONVERSATIONS = 24
