@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from cardagent.puk import backoff_delay, is_rejection
+from cardagent.orders import backoff_delay, is_rejection
 
 
 @pytest.mark.parametrize("attempts", [1, 2, 3, 10, 60, 61, 1000, 1025, 10**6, 10**18])

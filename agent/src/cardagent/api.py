@@ -327,8 +327,8 @@ def create_app(
     app.state.peer_check = peer_check
     app.state.token = load_or_create_token(settings.token_file, settings.token)
     app.state.service = service or CardService(settings)
+    from cardagent.orders import PukOrders
     from cardagent.pages.routes import page_router
-    from cardagent.puk import PukOrders
     from cardagent.store import Store
     from cardagent.upgrade import UpgradeManager
 

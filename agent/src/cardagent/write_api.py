@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from cardagent.models import JobOut, PukOrderOut, PukOrderRequest, UpgradeRequest
-from cardagent.puk import PukOrders
+from cardagent.orders import PukOrders
 from cardagent.upgrade import UpgradeManager
 
 jobs_router = APIRouter(tags=["upgrade"])

@@ -11,11 +11,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from cardagent.orders import OrderNotFound, PukOrders
 from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
-from cardagent.puk import OrderNotFound, PukOrders
 
 router = APIRouter(include_in_schema=False)
 AREA = "orders"
