@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         os.umask(0o077)
 
     import uvicorn
+
     from cardagent.__main__ import logging_config
     from cardagent.api import create_app
     from cardagent.settings import load_settings

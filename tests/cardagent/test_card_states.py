@@ -9,6 +9,7 @@ import pytest
 from devtools.cards import PROFILES
 from tests.cardagent.conftest import TEST_READER, assert_no_personnummer
 
+pytestmark = pytest.mark.stack
 STATE_CARDS = [name for name, p in PROFILES.items() if not p.expected_state.startswith("error:")]
 
 
@@ -158,8 +159,8 @@ def test_final_try_warning(client, card_slot) -> None:
 
 def test_wrong_pin_over_pcsc_changes_state(client, card_slot) -> None:
     """Three wrong VERIFYs through PC/SC (as a user at the PIN prompt) block the PIN."""
-    from cardagent.config import TEST_APPLET_AID
     from cardagent.pcsc import connect
+    from devtools.emulator import TEST_APPLET_AID
 
     card_slot.insert("upgraded")
     with connect(TEST_READER) as card:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from cardagent.api import create_app
 from tests.cardagent.conftest import BASE_URL, TEST_TOKEN
 
+pytestmark = pytest.mark.stack
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.cardagent.conftest import assert_no_personnummer
 
+pytestmark = pytest.mark.stack
 REPO = Path(__file__).resolve().parents[2]
 
 

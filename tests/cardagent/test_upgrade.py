@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from cardagent import pcsc
 from cardagent.api import create_app
 from cardagent.cardwriter import CardWriter, modulus_hash
+from cardagent.pkcs11_reader import Pkcs11Reader
 from devtools import pki as pkimod
 from devtools.cards import DEMO_PIN_LEGITIMERING, DEMO_PIN_UNDERSKRIFT
 from devtools.pki import TestPKI
 from devtools.softhsm import ProvisionedCard
-from cardagent.pkcs11_reader import Pkcs11Reader
 from tests.cardagent.conftest import (
     BASE_URL,
     TEST_READER,

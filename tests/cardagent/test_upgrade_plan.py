@@ -10,6 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
 from cardagent.assurance import AssuranceMapping
 from cardagent.cardobjects import TokenObject, cert_modulus_hash, fingerprint
 from cardagent.certinfo import parse_certificate
@@ -20,11 +26,6 @@ from cardagent.service import CardReading, TokenView
 from cardagent.upgrade import plan, steps, texts
 from cardagent.upgrade.errors import UpgradeRefused
 from cardagent.upgrade.job import CardRef, JobState, JobStatus, OldSet, Phase
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 IDC, SIGC, IDCP, SIGCP = b"IdentificationC", b"SignatureC", b"IdentificationCP", b"SignatureCP"
 OLD_L_DER, OLD_U_DER = b"old legitimering certificate", b"old underskrift certificate"

@@ -38,9 +38,9 @@ from cardagent import tokenfile
 from cardagent.api import create_app
 from cardagent.cardwriter import CardWriter, modulus_hash
 from cardagent.settings import OrderSettings, Settings
+from cardagent.tokenfile import load_or_create_token, read_token
 from devtools.order_receiver import OrderReceiver
 from devtools.servers import ThreadedServer
-from cardagent.tokenfile import load_or_create_token, read_token
 from tests.cardagent.conftest import BASE_URL, free_port
 from tests.cardagent.test_upgrade import (
     assert_old_intact,
@@ -179,6 +179,7 @@ def test_data_folder_symlink_is_refused(tmp_path: Path) -> None:
     assert not (target / "token").exists()
 
 
+@pytest.mark.stack
 def test_agent_refuses_to_start_with_a_planted_token(data_dir: Path, attacker_file: Path) -> None:
     """Start the real agent process: a clear error on stderr (sv + en), exit code 2."""
     (data_dir / "token").symlink_to(attacker_file)
@@ -300,6 +301,7 @@ def real_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc.wait(timeout=20)
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("mode", ["garbage", "relay", "not_found"])
 def test_squatter_on_the_port_never_receives_the_token(real_agent: str, mode: str) -> None:
     squatter = Squatter(mode, relay_to=real_agent)
@@ -317,6 +319,7 @@ def test_squatter_on_the_port_never_receives_the_token(real_agent: str, mode: st
         squatter.close()
 
 
+@pytest.mark.stack
 def test_relayed_proof_is_the_real_agents_own_address(real_agent: str) -> None:
     """Why relaying fails: the agent signs its configured host:port, not the squatter's."""
     nonce = "0f" * 16
@@ -327,6 +330,7 @@ def test_relayed_proof_is_the_real_agents_own_address(real_agent: str) -> None:
     assert body["agent"] == "siths-cardagent" and body["version"]
 
 
+@pytest.mark.stack
 def test_real_agent_passes_verification(real_agent: str) -> None:
     info = asyncio.run(
         CardAgentClient(base_url=real_agent, token=REAL_TOKEN).request("GET", "/v1/agent")
@@ -338,6 +342,7 @@ def test_real_agent_passes_verification(real_agent: str) -> None:
     assert err.value.code == AGENT_NOT_VERIFIED
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize(
     "nonce", ["", "ab" * 15, "AB" * 16, "xy" * 16, "a" * 129, "ab" * 16 + "\n", "ab" * 16 + " "]
 )
@@ -346,6 +351,7 @@ def test_proof_nonce_must_be_32_to_128_lowercase_hex(real_agent: str, nonce: str
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"
 
 
+@pytest.mark.stack
 def test_client_without_a_token_sends_nothing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(agent_client, "read_token", lambda *a, **k: None)
     squatter = Squatter("garbage")
@@ -429,6 +435,7 @@ def old_legit_key_present(client, card) -> bool:  # noqa: ANN001
     return any(o.kind == "private" and o.mod_hash in cert_mods for o in objs) and bool(cert_mods)
 
 
+@pytest.mark.stack
 def test_unreadable_old_key_stops_the_job_before_anything_is_deleted(
     make_agent, fresh_card, est_ca
 ) -> None:
@@ -444,6 +451,7 @@ def test_unreadable_old_key_stops_the_job_before_anything_is_deleted(
     assert_old_intact(client, card)  # old pair complete, nothing new left behind
 
 
+@pytest.mark.stack
 def test_rollback_never_deletes_an_old_key_it_cannot_identify(
     make_agent, fresh_card, est_ca
 ) -> None:
@@ -466,6 +474,7 @@ def test_rollback_never_deletes_an_old_key_it_cannot_identify(
     assert_old_intact(client, card)  # the old private key is still there, the new ones are gone
 
 
+@pytest.mark.stack
 def test_cleanup_never_deletes_an_old_key_it_cannot_identify(
     make_agent, fresh_card, est_ca
 ) -> None:
@@ -487,6 +496,7 @@ def test_cleanup_never_deletes_an_old_key_it_cannot_identify(
     assert len(old_certs) == 2  # the old certificate was not removed either (new + old)
 
 
+@pytest.mark.stack
 def test_destroy_rereads_the_identity(make_agent, fresh_card) -> None:
     """Even a caller holding an identified object cannot delete it once its identity no
     longer reads back."""
@@ -571,6 +581,7 @@ def wait_for(check, timeout: float = 10.0):  # noqa: ANN001, ANN201
         time.sleep(0.1)
 
 
+@pytest.mark.stack
 @pytest.mark.parametrize("status", [400, 422])
 def test_order_system_4xx_is_terminal_and_visible(order_world, caplog, status: int) -> None:
     receiver, app = order_world
@@ -595,6 +606,7 @@ def test_order_system_4xx_is_terminal_and_visible(order_world, caplog, status: i
     assert "191212121212" not in log and "19121212-****" in log  # the reason, masked
 
 
+@pytest.mark.stack
 def test_a_row_that_always_fails_does_not_starve_the_others(order_world) -> None:
     """A row that has failed 1 100 times (the old backoff overflowed there) and still fails
     must neither block the rows behind it nor be re-sent ahead of them on every pass."""

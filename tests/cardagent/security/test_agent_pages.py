@@ -23,6 +23,7 @@ from tests.cardagent.test_upgrade import assert_old_intact, assert_upgraded
 from tests.cardagent.test_write_processes import TOKEN, Agent, Receiver
 from tests.support.site import Site
 
+pytestmark = pytest.mark.stack
 REGION = "Region Testland"
 LEGITIMERING = "129"  # the emulator's PIN references (0x81, 0x82) as its JSON keys
 UNDERSKRIFT = "130"

@@ -26,7 +26,10 @@ from tests.cardagent.security.test_agent_pages import (  # noqa: F401 - fixtures
     tries,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user")
+pytestmark = [
+    pytest.mark.stack,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run as another user"),
+]
 
 ATTACKER_UID = 65534  # nobody
 
