@@ -6,7 +6,8 @@ then times, for a few fixture cards:
   * GET /v1/card/state      - the same through FastAPI (ASGI, in-process)
   * cold read               - first read after the card was inserted (includes C_Initialize)
 Prints a table and writes the raw numbers as JSON to benchmarks/results/. No asserts on time.
-Usage: python benchmarks/bench_cardagent.py [--rounds N]
+Runs in the agent's virtual environment (it imports cardagent and devtools):
+Usage: .venv-agent/bin/python benchmarks/bench_cardagent.py [--rounds N]
 """
 
 from __future__ import annotations
@@ -28,12 +29,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from cardagent import pcsc  # noqa: E402
 from cardagent.api import create_app  # noqa: E402
-from cardagent.config import SOFTHSM2_MODULE, ProbeSettings, Settings  # noqa: E402
+from cardagent.settings import ProbeSettings, Settings  # noqa: E402
 from devtools.cards import PROFILES  # noqa: E402
-from devtools.emulator import VirtualCard  # noqa: E402
+from devtools.emulator import TEST_APPLET_AID, VirtualCard  # noqa: E402
 from devtools.pcscd import pcscd_running, start_pcscd  # noqa: E402
 from devtools.pki import TestPKI  # noqa: E402
-from devtools.softhsm import provision_card, write_softhsm_conf  # noqa: E402
+from devtools.softhsm import SOFTHSM2_MODULE, provision_card, write_softhsm_conf  # noqa: E402
 
 PORT, READER = 35964, "Virtual PCD 00 01"
 CARDS = ["old", "upgraded", "restored", "blocked", "unknown"]
@@ -79,7 +80,7 @@ def main() -> int:
                 softhsm2_conf=str(conf),
                 token="bench",
                 reader_filter=READER,
-                probe=ProbeSettings(enabled=True),
+                probe=ProbeSettings(enabled=True, aid=TEST_APPLET_AID),
             )
             app = create_app(settings)
             service = app.state.service
