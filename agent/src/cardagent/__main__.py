@@ -48,7 +48,7 @@ def logging_config(level: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cardagent", description="SITHS card agent")
+    parser = argparse.ArgumentParser(prog="cardagent", description="SITHS card agent")
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--print-token", action="store_true", help="print the bearer token and exit")
     what.add_argument(

@@ -22,7 +22,7 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 import platformdirs
@@ -72,7 +72,9 @@ def default_module_path() -> str:
     if sys.platform == "darwin":
         return "/Library/Frameworks/iid.framework/Versions/Current/libiidp11.dylib"
     if sys.platform.startswith("win"):
-        return "iidp11.dll"
+        # Net iD Enterprise's default install folder (docs/cardagent-windows.md)
+        program_files = os.environ.get("ProgramFiles") or r"C:\Program Files"
+        return str(PureWindowsPath(program_files, "Net iD", "iidp11.dll"))
     return "/usr/lib/libiidp11.so"
 
 
