@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cardagent.config import AssuranceMapping
+from cardagent.assurance import AssuranceMapping
 from cardagent.errors import TokenBadData
 from cardagent.identifiers import Identifier, mask_text, recognise
 

@@ -1,7 +1,7 @@
 """THE SEAM: PIN retry counters and card-to-token link read over PC/SC from the test applet.
 
 SoftHSM2 never locks a PIN (it has no retry counter), so on the demo/test stack the card in
-the reader is the project's emulator (devtools.emulator) and this probe asks it:
+the reader is the project's card emulator (a developer tool) and this probe asks it:
 
 * ``SELECT`` by AID ``settings.probe.aid`` - a proprietary test AID that real SITHS cards
   do not answer (then the probe returns None and nothing else is sent);

@@ -17,9 +17,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.routing import compile_path
 
-from cardagent.config import Settings
 from cardagent.pages.render import PAGE_HEADERS, area_of, error_page_bytes, is_page_path
 from cardagent.peer import PeerCheck
+from cardagent.settings import Settings
 
 log = logging.getLogger("cardagent.security")
 
