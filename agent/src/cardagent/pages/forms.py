@@ -1,19 +1,14 @@
-"""Form handling for the agent's pages: size checked before reading, ASCII-only PINs."""
+"""Form handling for the agent's pages: size checked before reading (the PIN format:
+cardagent/upgrade/pins.py)."""
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
 MAX_FORM_BYTES = 4096
 MAX_FIELDS = 16
-PIN_MIN = 4
-PIN_MAX = 12
-# Only the ASCII digits 0-9: str.isdigit() also accepts e.g. Arabic-Indic or fullwidth digits,
-# which a card would see as other bytes and count as a wrong try.
-PIN_RE = re.compile(rf"[0-9]{{{PIN_MIN},{PIN_MAX}}}", re.ASCII)
 SESSION_COOKIE = "cardagent_page"
 
 
@@ -23,10 +18,6 @@ class FormRefused(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
-
-
-def valid_pin(pin: str | None) -> bool:
-    return pin is not None and PIN_RE.fullmatch(pin) is not None
 
 
 async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:

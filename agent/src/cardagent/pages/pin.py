@@ -14,18 +14,15 @@ from starlette.responses import Response
 
 from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
 from cardagent.pages.common import valid_id as _valid_id
-from cardagent.pages.forms import PIN_MAX, PIN_MIN, valid_pin
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
-from cardagent.upgrade import Job, JobStatus, UpgradeManager
+from cardagent.upgrade import Job, JobStatus, UpgradeManager, texts
+from cardagent.upgrade.pins import PIN_MAX, PIN_MIN, valid_pin
 
 router = APIRouter(include_in_schema=False)
 AREA = "pin"
-ROLES = (
-    ("legitimering", "Legitimeringskod"),
-    ("underskrift", "Underskriftskod (signering)"),
-)
-ROLE_NAMES = {"legitimering": "legitimeringskoden", "underskrift": "underskriftskoden"}
+ROLES = texts.PIN_FIELDS
+ROLE_NAMES = texts.PIN_PAGE_NAMES
 ACTIVE = (JobStatus.RUNNING, JobStatus.WAITING_FOR_CARD)
 
 
@@ -168,10 +165,7 @@ async def pin_submit(request: Request, job_id: str) -> Response:
                 request,
                 job,
                 session,
-                form_error=(
-                    f"Koden får bara innehålla siffrorna 0–9, {PIN_MIN}–{PIN_MAX} siffror. "
-                    "Inget skickades till kortet. Skriv in koderna igen."
-                ),
+                form_error=texts.PIN_FORMAT_ERROR.format(min=PIN_MIN, max=PIN_MAX),
                 invalid=bad,
                 status=422,
             )

@@ -11,16 +11,27 @@ PINs live only in the job thread's memory while it runs (cardagent/upgrade/runne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from cardagent import pcsc_probe
 from cardagent.cardwriter import CardWriter, PinLocked, WrongPin
 from cardagent.errors import CardRemoved
-from cardagent.pages.forms import valid_pin
 from cardagent.service import CardReading, token_role
 from cardagent.settings import ProbeSettings
 from cardagent.upgrade.job import CardRef, PinInfo
 from cardagent.upgrade.plan import ROLES
+
+PIN_MIN = 4
+PIN_MAX = 12
+# Only the ASCII digits 0-9: str.isdigit() also accepts e.g. Arabic-Indic or fullwidth digits,
+# which a card would see as other bytes and count as a wrong try.
+PIN_RE = re.compile(rf"[0-9]{{{PIN_MIN},{PIN_MAX}}}", re.ASCII)
+
+
+def valid_pin(pin: str | None) -> bool:
+    """4-12 ASCII digits: anything else never reaches the card."""
+    return pin is not None and PIN_RE.fullmatch(pin) is not None
 
 
 class NeedPin(Exception):

@@ -1,6 +1,7 @@
-"""Every Swedish text of the upgrade (API messages, step titles, refusals) in one place.
+"""Every Swedish text of the upgrade (API messages, step titles, refusals, the PIN page's
+field labels and form error) in one place.
 
-The PIN page's own wording lives in its templates (cardagent/templates/pin_*.html).
+The rest of the PIN page's wording lives in its templates (cardagent/templates/pin_*.html).
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ REFUSALS = {
     "old_without_hsa_id": "Kortets gamla certifikat saknar HSA-id och kan inte uppgraderas.",
 }
 JOB_NOT_FOUND = "Det finns inget sådant uppdrag."
+
+# The PIN page: a field per PIN, the PINs' names in its sentences, a refused form.
+PIN_FIELDS = (
+    ("legitimering", "Legitimeringskod"),
+    ("underskrift", "Underskriftskod (signering)"),
+)
+PIN_PAGE_NAMES = {"legitimering": "legitimeringskoden", "underskrift": "underskriftskoden"}
+PIN_FORMAT_ERROR = (
+    "Koden får bara innehålla siffrorna 0–9, {min}–{max} siffror. "
+    "Inget skickades till kortet. Skriv in koderna igen."
+)
 
 
 def role_name(role: str | None) -> str:
