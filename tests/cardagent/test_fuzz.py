@@ -29,6 +29,8 @@ FUZZ_SETTINGS = settings(
 
 import pytest  # noqa: E402
 
+pytestmark = pytest.mark.stack  # the fuzzed app reads the card through pcscd + SoftHSM2
+
 
 @pytest.fixture()
 def fuzz_schema(app, card_slot):

@@ -19,6 +19,8 @@ from tests.cardagent.conftest import (
     in_process_peer,
 )
 
+pytestmark = pytest.mark.stack  # the app fixture reads the card through pcscd + SoftHSM2
+
 V1_PATHS = ["/v1/card/state", "/v1/card/tokens", "/v1/readers", "/v1/agent"]
 
 
