@@ -24,7 +24,6 @@ from playwright.sync_api import expect
 
 from tests.support.card_stack import (
     AgentProcess,
-    demo_services_ports_free,
     insert_demo_card,
     orders_received,
     stop_demo_card,
@@ -91,7 +90,6 @@ class CompromisedBot:
 @pytest.fixture(scope="module")
 def relay_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     build_widget()
-    demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("relay-attack-card")
     page_port, evil_page_port = free_port(), free_port()
     origin = f"http://127.0.0.1:{page_port}"

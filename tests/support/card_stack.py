@@ -7,7 +7,8 @@ both. So the bot-side tests never import them: they run
 
 * ``python -m devtools.demo_card CARD --data-dir DIR --vpcd-port N --json`` to put a demo
   card in an emulated reader (pcscd + vpcd + SoftHSM2, the EST test CA and the order
-  receiver), which also writes the agent's configuration ``DIR/cardagent.toml``;
+  receiver, on their usual ports or free ones if those are taken), which also writes the
+  agent's configuration ``DIR/cardagent.toml``;
 * ``python -m devtools.demo_card --stop --data-dir DIR [--keep-pcscd]`` to take it out;
 * ``python -m cardagent`` with ``CARDAGENT_DATA_DIR=DIR`` (the demo card's configuration)
   and a test token, and talk to it over HTTP like any client.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -39,7 +39,6 @@ from tests.support.local_stack import REPO, BotServer, bot_stack, free_port, wai
 AGENT_VENV_PYTHON = REPO / ".venv-agent" / "bin" / "python"
 DEFAULT_AGENT_PORT = 8765  # the agent's default port; the widget links only to its origin
 TEST_VPCD_PORT = 35964  # the emulator's second reader, "Virtual PCD 00 01"
-DEMO_SERVICE_PORTS = (8443, 8444)  # the demo card's EST test CA and order receiver
 DEMO_PINS = {"pin_legitimering": "123456", "pin_underskrift": "654321"}
 
 
@@ -110,15 +109,6 @@ def insert_demo_card(card: str, data_dir: Path, vpcd_port: int = TEST_VPCD_PORT)
 def stop_demo_card(data_dir: Path, *, keep_pcscd: bool = False) -> None:
     """Take the demo card out: stop its emulator and services (and pcscd if it started it)."""
     _devtool(data_dir, "--stop", *(["--keep-pcscd"] if keep_pcscd else []))
-
-
-def demo_services_ports_free() -> None:
-    """The demo card's EST CA and order receiver use fixed ports (8443, 8444)."""
-    for port in DEMO_SERVICE_PORTS:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                raise RuntimeError(f"port {port} is in use (a running demo card?): "
-                                   "`make demo-card-stop` before `make test`")
 
 
 def orders_received(data_dir: Path) -> int:
@@ -269,7 +259,6 @@ def card_world(
     (its action server finds the agent by CARDAGENT_URL and CARDAGENT_TOKEN_FILE) and the
     agent. ``agent_port``: the agent's port (default a free one); ``cors``: the widget's
     page. ``tmp``: a fresh folder for the card's data and the bot's files."""
-    demo_services_ports_free()
     data_dir, bot_dir = tmp / "card", tmp / "bot"
     data_dir.mkdir(mode=0o700)
     bot_dir.mkdir()

@@ -21,7 +21,6 @@ from tests.bot.responses import joined, rendered
 from tests.support.card_stack import (
     AgentProcess,
     agent_python,
-    demo_services_ports_free,
     insert_demo_card,
     orders_received,
     stop_demo_card,
@@ -37,7 +36,6 @@ pytestmark = pytest.mark.stack
 @pytest.fixture(scope="module")
 def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     build_widget()
-    demo_services_ports_free()
     data_dir = tmp_path_factory.mktemp("relay-card")
     page_port = free_port()
     origin = f"http://127.0.0.1:{page_port}"
