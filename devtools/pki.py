@@ -11,10 +11,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cardagent.assurance import TEST_POLICY_OIDS
 from cardagent.certinfo import SMARTCARD_LOGON_OID
 
-POLICY_LEVEL3, POLICY_LEVEL2, POLICY_LEGACY = list(TEST_POLICY_OIDS)
+# Policy OIDs of the test PKI's CAs (under 2.25, UUID-based: not real SITHS OIDs). The agent
+# knows none built in; it recognises the test CAs by name ("TEST SITHS ...").
+POLICY_LEVEL3 = "2.25.200742413130497219433536563612377540001"
+POLICY_LEVEL2 = "2.25.200742413130497219433536563612377540002"
+POLICY_LEGACY = "2.25.200742413130497219433536563612377540003"
 
 EID_ROOT = "TEST SITHS e-id Root CA v2"
 HSA3 = "TEST SITHS e-id Person HSA-id 3 CA v1"

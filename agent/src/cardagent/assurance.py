@@ -15,13 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 FAMILY_EID = "siths_eid"
 FAMILY_LEGACY = "siths_legacy"
 
-# Policy OIDs used by the test PKI. The real SITHS e-id policy OIDs were not found in public
-# text, so deployments add them in the config file ([assurance.policy_oids]).
-TEST_POLICY_OIDS: dict[str, dict[str, Any]] = {
-    "2.25.200742413130497219433536563612377540001": {"level": 3, "family": FAMILY_EID},
-    "2.25.200742413130497219433536563612377540002": {"level": 2, "family": FAMILY_EID},
-    "2.25.200742413130497219433536563612377540003": {"level": None, "family": FAMILY_LEGACY},
-}
+# No policy OIDs are built in: the real SITHS e-id policy OIDs were not found in public
+# text, so deployments add them in the settings file ([assurance.policy_oids]); until then
+# the issuing CA's name decides.
 
 
 def _default_ca_names() -> dict[str, dict[str, Any]]:
@@ -82,7 +78,7 @@ class AssuranceMapping(BaseModel):
         return {
             **data,
             "ca_names": {**DEFAULT_CA_NAMES, **(data.get("ca_names") or {})},
-            "policy_oids": {**TEST_POLICY_OIDS, **(data.get("policy_oids") or {})},
+            "policy_oids": dict(data.get("policy_oids") or {}),
         }
 
     def lookup(self, issuer_cn: str | None, policy_oids: list[str]) -> AssuranceRule | None:
