@@ -47,24 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     if os.name == "posix":
         os.umask(0o077)
 
-    import uvicorn
-
-    from cardagent.__main__ import logging_config
-    from cardagent.api import create_app
+    from cardagent.__main__ import serve
     from cardagent.settings import load_settings
 
-    settings = load_settings()
-    log_cfg = logging_config(settings.log_level)
-    logging.config.dictConfig(log_cfg)
-    app = create_app(settings, step_hook=pause_hook(args.pause_at, args.marker))
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=log_cfg,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve(load_settings(), step_hook=pause_hook(args.pause_at, args.marker))
     return 0
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from cardagent.settings import ConfigError, load_settings
+from cardagent.settings import ConfigError, Settings, load_settings
 
 
 def logging_config(level: str) -> dict[str, Any]:
@@ -47,6 +47,34 @@ def logging_config(level: str) -> dict[str, Any]:
     }
 
 
+def serve(settings: Settings, **app_options: Any) -> None:
+    """Run the agent on uvicorn with the safe logging config (masking, path-only access log).
+    ``app_options`` go to ``create_app`` (tests inject their hooks there)."""
+    import uvicorn
+
+    from cardagent.api import create_app
+
+    log_cfg = logging_config(settings.log_level)
+    logging.config.dictConfig(log_cfg)
+    app = create_app(settings, **app_options)
+    logging.getLogger("cardagent").info(
+        "card agent on http://%s:%s, PKCS#11 module %s, settings file %s, token in %s",
+        settings.host,
+        settings.port,
+        settings.pkcs11_module,
+        settings.config_file or "(none)",
+        "CARDAGENT_TOKEN" if settings.token else settings.token_file,
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=log_cfg,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cardagent", description="SITHS card agent")
     what = parser.add_mutually_exclusive_group()
@@ -67,9 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cardagent: {exc}", file=sys.stderr)
         return 2
 
-    import uvicorn
-
-    from cardagent.api import create_app
     from cardagent.tokenfile import TokenFileError, load_or_create_token
 
     try:
@@ -85,29 +110,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(settings.token_file)
             return 0
-        log_cfg = logging_config(settings.log_level)
-        logging.config.dictConfig(log_cfg)
-        app = create_app(settings)
+        serve(settings)
     except TokenFileError as exc:
         print(f"cardagent: {exc}", file=sys.stderr)
         return 2
-    log = logging.getLogger("cardagent")
-    log.info(
-        "card agent on http://%s:%s, PKCS#11 module %s, settings file %s, token in %s",
-        settings.host,
-        settings.port,
-        settings.pkcs11_module,
-        settings.config_file or "(none)",
-        "CARDAGENT_TOKEN" if settings.token else settings.token_file,
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=log_cfg,
-        proxy_headers=False,
-        server_header=False,
-    )
     return 0
 
 
