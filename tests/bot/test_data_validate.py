@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rasa.shared.core.domain import Domain
 
 from tests.support.local_stack import REPO
+
+pytestmark = pytest.mark.stack  # runs `rasa data validate` (about 10 s)
 
 
 def sent_by_actions() -> set:

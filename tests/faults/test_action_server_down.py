@@ -16,6 +16,8 @@ from tests.bot.responses import joined, rendered
 from tests.faults.conftest import find_unsure
 from tests.support.local_stack import BotServer, bot_stack
 
+pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
+
 CARD_REQUEST = "Kan du kontrollera mitt SITHS-kort?"
 
 

@@ -18,6 +18,8 @@ from bot.channels import conversation_id
 from tests.scale.stacks import sqlite_events, user_texts
 from tests.support.local_stack import BotServer, bot_stack
 
+pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
+
 SECRET = "48291375"  # a code-like number hidden in bad input: must be masked
 
 

@@ -17,6 +17,8 @@ from tests.faults.conftest import find_unsure
 from tests.scale.stacks import pg_events, sqlite_events, turn_problems, user_texts
 from tests.support.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
 
+pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
+
 Events = Callable[[str], List[dict]]
 
 

@@ -15,6 +15,8 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.lock_store import AtomicRedisLockStore
 from tests.support.local_stack import RedisServer, redis_server
 
+pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
+
 SERVERS, PER_SERVER = 8, 25
 
 

@@ -32,6 +32,8 @@ from tests.support.local_stack import (
     write_endpoints,
 )
 
+pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
+
 CONVERSATIONS = 24
 TURNS = 6
 
