@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cardagent.api import create_app
-from cardagent.tokenfile import load_or_create_token, read_token
+from cardagent.tokenfile import load_or_create_token
 from tests.cardagent.conftest import (
     ALLOWED_ORIGIN,
     BASE_URL,
@@ -128,9 +128,8 @@ def test_token_file_created_0600_and_reused(tmp_path) -> None:
     assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
     assert load_or_create_token(f) == token
     assert stat.S_IMODE(os.stat(f.parent).st_mode) == 0o700
-    # clients (the action server) read it the same way
-    assert read_token({"CARDAGENT_DATA_DIR": str(tmp_path / "data")}) == token
-    assert read_token({"CARDAGENT_TOKEN": "from-env"}) == "from-env"
+    # CARDAGENT_TOKEN wins over the file
+    assert load_or_create_token(f, "from-env") == "from-env"
 
 
 def test_app_generates_token_on_first_start(agent_settings, tmp_path) -> None:

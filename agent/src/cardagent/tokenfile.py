@@ -1,7 +1,8 @@
 """The agent's bearer token: ``CARDAGENT_TOKEN`` or ``<data_dir>/token`` (mode 0600).
 
-The Rasa action server (and any other local client) reads it with :func:`read_token`,
-the same way the agent does, so both sides agree without extra configuration.
+Local clients (the action server) are given the token or the file's path
+(``python -m cardagent --print-token-file``) and check the file the same way
+(``actions/agent_client.py``).
 
 Whoever knows the token can act on the card, and whoever can plant the token file can
 impersonate the agent (the token also keys the agent's proof of identity, ``GET /v1/proof``).
@@ -33,7 +34,6 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Mapping
 from pathlib import Path
 
 TOKEN_BYTES = 32
@@ -60,10 +60,6 @@ def _is_link(st: os.stat_result) -> bool:
 
 class TokenFileError(Exception):
     """The token file or data folder is unsafe; the message says what to do (sv + en)."""
-
-
-def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if environ is None else environ
 
 
 def _refuse(path: Path, sv: str, en: str) -> TokenFileError:
@@ -172,21 +168,3 @@ def load_or_create_token(token_file: Path, env_token: str | None = None) -> str:
             os.fchmod(fh.fileno(), 0o600)  # whatever the umask
         fh.write(token + "\n")
     return token
-
-
-def read_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """How clients find the token: ``CARDAGENT_TOKEN``, else the token file in the data dir.
-
-    The file is used only if it passes the same checks as in the agent (a planted or
-    world-readable file is ignored: ``None``).
-    """
-    from cardagent.settings import load_settings
-
-    env = _env(environ)
-    if env.get("CARDAGENT_TOKEN"):
-        return env["CARDAGENT_TOKEN"]
-    settings = load_settings(env)
-    try:
-        return _read_checked(settings.token_file) or None
-    except (OSError, TokenFileError):
-        return None
