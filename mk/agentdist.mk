@@ -6,7 +6,7 @@
 # PyInstaller and build come with the agent's developer lock (setup-test); the wheel is
 # built in an isolated environment (setuptools as agent/pyproject.toml asks for).
 AGENT_PY ?= .venv-agent/bin/python
-AGENT_VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' agent/pyproject.toml)
+AGENT_VERSION := $(shell sed -n 's/^__version__ *= *"\([^"]*\)".*/\1/p' agent/src/cardagent/__init__.py)
 AGENT_WHEEL := dist/siths_cardagent-$(AGENT_VERSION)-py3-none-any.whl
 AGENT_EXE := dist/cardagent$(if $(filter Windows_NT,$(OS)),.exe)
 AGENT_SOURCES := agent/pyproject.toml $(shell find agent/src/cardagent -type f \

@@ -40,7 +40,8 @@ export BOT_ALLOWED_ORIGINS="${BOT_ALLOWED_ORIGINS:-http://127.0.0.1:$WIDGET_PORT
 CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m devtools.site_region "$SITE_CONFIG")}"
 export CARDAGENT_REGION_NAME
 CARDAGENT_TOKEN_FILE="${CARDAGENT_TOKEN_FILE:-$(.venv-agent/bin/python -m cardagent --print-token-file)}"
-export CARDAGENT_TOKEN_FILE
+CARDAGENT_URL="${CARDAGENT_URL:-http://127.0.0.1:${CARDAGENT_PORT:-8765}}"
+export CARDAGENT_TOKEN_FILE CARDAGENT_URL
 .venv-agent/bin/python -m cardagent >"$logs/cardagent.log" 2>&1 &
 pids+=($!)
 

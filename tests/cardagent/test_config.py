@@ -103,6 +103,7 @@ def test_environment(env: dict[str, str]) -> None:
     assert s.upgrade.est_url == "https://est.example.test/.well-known/est"
     assert s.orders.webhook_url == "https://orders.example.test/orders"
     assert s.orders.cost_sek == 350
+    assert "350 kr" in s.orders.cost_note  # the note names what the order carries
     assert s.probe.enabled and s.probe.aid == AID
 
 
@@ -126,6 +127,7 @@ def _sample(table: str, name: str) -> tuple[str, object]:
         "webhook_url": ("https://orders.test/orders",) * 2,
         "aid": (AID, AID),
         "enabled": ("yes", True),
+        "cost_note": ("Kostar {cost_sek} kr.", "Kostar 200 kr."),
     }
     if name in special:
         return special[name]
@@ -419,3 +421,13 @@ def test_demo_card_leaves_a_foreign_config_alone(tmp_path: Path) -> None:
     own.write_text("# Written by devtools.demo_card: the demo card\n", encoding="utf-8")
     stop_demo(tmp_path, keep_pcscd=True)
     assert not own.exists()
+
+
+def test_cost_note_always_names_the_ordered_amount(env: dict[str, str]) -> None:
+    """The person consents to the amount the order carries: a note naming another amount
+    is refused, a note with {cost_sek} gets the configured amount."""
+    s = load_settings({**env, "CARDAGENT_PUK_COST_NOTE": "Kostar {cost_sek} kronor."})
+    assert s.orders.cost_note == "Kostar 200 kronor."
+    with pytest.raises(ConfigError):
+        load_settings({**env, "CARDAGENT_PUK_COST_SEK": "350",
+                       "CARDAGENT_PUK_COST_NOTE": "En ny PUK-kod kostar ca 200 kr."})

@@ -122,11 +122,23 @@ class OrderSettings(_Table):
     # sent as "Authorization: Bearer ..." if set
     webhook_token: Annotated[Text, Env("CARDAGENT_ORDER_WEBHOOK_TOKEN")] = Field(None, repr=False)
     cost_sek: Annotated[int, Env("CARDAGENT_PUK_COST_SEK")] = Field(200, ge=0)
+    # {cost_sek} is filled in, so the note and the order always name the same amount
     cost_note: Annotated[str, Env("CARDAGENT_PUK_COST_NOTE")] = (
-        "En ny PUK-kod kostar ca 200 kr. Kostnaden betalas av den verksamhet du arbetar inom."
+        "En ny PUK-kod kostar ca {cost_sek} kr. "
+        "Kostnaden betalas av den verksamhet du arbetar inom."
     )
     # an order counts as open (no second order) for this many days
     open_days: Annotated[int, Env("CARDAGENT_PUK_ORDER_OPEN_DAYS")] = Field(30, ge=0)
     retry_initial_s: Annotated[float, Env("CARDAGENT_ORDER_RETRY_INITIAL")] = Field(1.0, gt=0)
     retry_max_s: Annotated[float, Env("CARDAGENT_ORDER_RETRY_MAX")] = Field(300.0, gt=0)
     timeout_s: Annotated[float, Env("CARDAGENT_ORDER_TIMEOUT")] = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _note_names_the_cost(self) -> OrderSettings:
+        note = self.cost_note.replace("{cost_sek}", str(self.cost_sek))
+        if str(self.cost_sek) not in note:
+            raise ValueError(
+                "cost_note must name the amount the order carries: write {cost_sek} or the number"
+            )
+        object.__setattr__(self, "cost_note", note)  # frozen model: set once, while validating
+        return self
