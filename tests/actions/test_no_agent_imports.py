@@ -35,3 +35,18 @@ def test_the_sources_are_found():
 def test_no_import_of_the_agent_the_devtools_or_the_tests(path):
     bad = [m for m in imported_modules(path) if m.split(".")[0] in FORBIDDEN]
     assert bad == [], f"{path.relative_to(REPO)} imports {bad}"
+
+
+# The card agent, its own product: nothing of the bot, the developer tools or the tests.
+AGENT_SOURCES = sorted((REPO / "agent" / "src" / "cardagent").rglob("*.py"))
+AGENT_FORBIDDEN = ("devtools", "tests", "bot", "actions", "rasa", "rasa_sdk")
+
+
+@pytest.mark.parametrize("path", AGENT_SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_agent_imports_no_devtools_tests_or_bot(path):
+    bad = [m for m in imported_modules(path) if m.split(".")[0] in AGENT_FORBIDDEN]
+    assert bad == [], f"{path.relative_to(REPO)} imports {bad}"
+
+
+def test_the_agent_sources_are_found():
+    assert any(p.name == "settings.py" for p in AGENT_SOURCES) and len(AGENT_SOURCES) > 30
