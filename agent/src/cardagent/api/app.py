@@ -4,6 +4,9 @@ database, upgrade jobs, PUK orders)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from cardagent import __version__
@@ -35,7 +38,17 @@ def create_app(
     no TCP connection to inspect, pass their own. ``step_hook(job_id, label)`` is called
     before each action of an upgrade job (cardagent/upgrade/runner.py): tests inject it."""
     settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.orders.worker.start()  # the PUK outbox delivers while the server runs
+        try:
+            yield
+        finally:
+            app.state.orders.worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="SITHS card agent",
         version=__version__,
         description=(
@@ -57,14 +70,6 @@ def create_app(
     app.state.upgrades.recover()
     app.state.orders = PukOrders(settings, app.state.service, store)
     app.state.orders.recover()
-
-    @app.on_event("startup")
-    def _start_outbox() -> None:
-        app.state.orders.worker.start()
-
-    @app.on_event("shutdown")
-    def _stop_outbox() -> None:
-        app.state.orders.worker.stop()
 
     install_error_handlers(app)
     # Outside the token-guarded /v1 router on purpose: clients check it BEFORE sending the token.
