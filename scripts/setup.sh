@@ -87,6 +87,7 @@ if ! up_to_date .venv-agent "$hash"; then
   .venv-agent/bin/python -m pip install "${pip_quiet[@]}" "pip==24.3.1"
   .venv-agent/bin/python -m pip install "${pip_quiet[@]}" --require-hashes -r "$lock"
   .venv-agent/bin/python -m pip install "${pip_quiet[@]}" --no-deps -e ./agent
+  .venv-agent/bin/python -m pip check >/dev/null  # the lock holds all the agent asks for
   mark .venv-agent "$hash"
 fi
 

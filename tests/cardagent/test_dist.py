@@ -244,8 +244,9 @@ def _assert_repo_and_venv_unused(pid: int) -> None:
 def test_executable_serves_demo_card_from_default_folder(
     tmp_path: Path, default_data_dir: Path, demo_card: dict
 ) -> None:
-    if _port_busy(8765):
-        pytest.skip("something already listens on 127.0.0.1:8765 (a running agent?)")
+    # The executable must use its defaults, so the default port must be free: a failure
+    # here, not a skip, so that CI cannot go green without the executable having run.
+    assert not _port_busy(8765), "something already listens on 127.0.0.1:8765 (a running agent?)"
     assert Path(demo_card["data_dir"]).resolve() == default_data_dir.resolve(), (
         "make demo-card must write where the agent looks by default"
     )
@@ -279,6 +280,10 @@ def test_executable_serves_demo_card_from_default_folder(
         state = httpx.get(f"{AGENT_URL}/v1/card/state", headers=auth, timeout=30)
         assert state.status_code == 200, state.text
         assert state.json()["state"] == PROFILES[CARD].expected_state
+        # the bundled Jinja2 templates: an unknown page link gets the Swedish HTML error page
+        page = httpx.get(f"{AGENT_URL}/pin/no-such-job", timeout=10)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "Kortprogrammet på den här datorn" in page.text
     finally:
         _stop(proc)
     print(
