@@ -47,6 +47,7 @@ WAITING_RESPONSES = {
     "pin_final_try": "utter_upgrade_final_try",
     "card_removed": "utter_upgrade_pin_again",
     "agent_restarted": "utter_upgrade_pin_again",
+    "card_busy": "utter_upgrade_pin_again",
 }
 # Errors when starting a job -> response.
 START_ERRORS = {

@@ -35,6 +35,7 @@ from cardagent.upgrade.jobstore import JobStore
 from cardagent.upgrade.procedure import Procedure
 
 log = logging.getLogger("cardagent.upgrade")
+CARD_LOCK_WAIT_S = 30.0  # how long a run waits for the card's previous run to let go
 
 StepHook = Callable[[str, str], None]
 WriterFactory = Callable[[Any], CardWriter]
@@ -103,8 +104,12 @@ class JobRunner:
     def _run(self, job_id: str, pins: dict[str, str | None], confirmed: bool, cancel: bool) -> None:
         job = self.jobs.require(job_id)
         lock = self._lock_for(job.card_key)
-        if not lock.acquire(blocking=False):
+        # A quick resubmit can start this run while the previous one, which has just put the
+        # job back to waiting, is still leaving: wait for it rather than strand the job.
+        if not lock.acquire(timeout=CARD_LOCK_WAIT_S):
             log.error("job %s: another job holds card %s", job_id, job.card_key)
+            pins.clear()
+            self.jobs.to_waiting(job_id, "card_busy")
             return
         writer = (self.writer_factory or CardWriter)(self.service.pkcs11)
         procedure = Procedure(

@@ -74,6 +74,10 @@ ERROR_MESSAGES = {
         "och försök på nytt."
     ),
     "pin_page_expired": "Sidan för koder har gått ut. Starta uppgraderingen igen.",
+    "card_busy": (
+        "Kortet används av en annan uppgradering just nu. Inget ändrades på kortet. "
+        "Försök igen om en stund."
+    ),
     "card_object_unidentified": (
         "Uppgraderingen stoppades: en del av innehållet på kortet gick inte att känna igen "
         "säkert och lämnades orört. Dina gamla certifikat finns kvar på kortet."
