@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from devtools.cards import PROFILES
-from devtools.demo_card import make_demo_card, stop_demo
 from devtools.emulator import VPCD_PORTS
 from tests.cardagent.conftest import free_port
 
@@ -36,6 +35,13 @@ def _run(*argv: str | Path) -> str:
     return done.stdout
 
 
+def _run_in(env: dict[str, str], *argv: str | int | Path) -> None:
+    done = subprocess.run(
+        [str(a) for a in argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, f"{argv}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
 @pytest.fixture(scope="module")
 def agent_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty venv, then the agent's runtime lock (hashes checked) and the agent itself."""
@@ -51,12 +57,17 @@ def agent_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo_folder(tmp_path: Path) -> Iterator[Path]:
+    """The demo card as `make demo-card` makes it, in its own process: provisioning in this
+    process would point this session's SoftHSM2 at the demo's tokens."""
     folder = tmp_path / "data"
-    make_demo_card(CARD, folder, port=VPCD_PORTS[1])
+    demo = [sys.executable, "-m", "devtools.demo_card"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
+    _run_in(env, *demo, CARD, "--data-dir", folder, "--vpcd-port", VPCD_PORTS[1], "--json")
     try:
         yield folder
     finally:
-        stop_demo(folder, keep_pcscd=False)  # stops pcscd only if the demo started it
+        # stops pcscd only if the demo started it
+        _run_in(env, *demo, "--stop", "--data-dir", folder)
 
 
 def test_installed_packages_hold_nothing_of_the_bot(agent_venv: Path) -> None:
