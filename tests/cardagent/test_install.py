@@ -26,20 +26,13 @@ TOKEN = "install-test-token-3c9d1e"
 NOT_IN_THE_AGENT = {"rasa", "rasa-sdk", "tensorflow", "tensorflow-cpu", "spacy", "sanic"}
 
 
-def _run(*argv: str | Path) -> str:
+def _run(*argv: str | int | Path, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, timeout=900,
-        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        [str(a) for a in argv], cwd=REPO, capture_output=True, text=True, timeout=900,
+        env=env or {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
     )
     assert done.returncode == 0, f"{argv}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done.stdout
-
-
-def _run_in(env: dict[str, str], *argv: str | int | Path) -> None:
-    done = subprocess.run(
-        [str(a) for a in argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
-    )
-    assert done.returncode == 0, f"{argv}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +55,12 @@ def demo_folder(tmp_path: Path) -> Iterator[Path]:
     folder = tmp_path / "data"
     demo = [sys.executable, "-m", "devtools.demo_card"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDAGENT_")}
-    _run_in(env, *demo, CARD, "--data-dir", folder, "--vpcd-port", VPCD_PORTS[1], "--json")
+    _run(*demo, CARD, "--data-dir", folder, "--vpcd-port", VPCD_PORTS[1], "--json", env=env)
     try:
         yield folder
     finally:
         # stops pcscd only if the demo started it
-        _run_in(env, *demo, "--stop", "--data-dir", folder)
+        _run(*demo, "--stop", "--data-dir", folder, env=env)
 
 
 def test_installed_packages_hold_nothing_of_the_bot(agent_venv: Path) -> None:
