@@ -29,6 +29,7 @@ import yaml
 from bot.doors import load_secret
 from bot.masking import mask_sensitive
 from bot.site_config import load_site_config
+from bot.site_examples import with_example_note
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "current.tar.gz"
@@ -102,12 +103,15 @@ class Answer:
 
 
 def answer(response: str, values: Optional[Mapping[str, Any]] = None) -> Answer:
-    """``response`` as the bot says it; ``values``: what an action passes with it."""
-    variant = domain_responses()[response][0]
+    """``response`` as the bot says it; ``values``: what an action passes with it.
+    Like the chat (bot.nlg), a text that shows an example value of site.yml gets the
+    example note."""
+    responses = domain_responses()
+    variant = responses[response][0]
     raw = variant.get("text") or ""
     return Answer(
         response=response,
-        text=fill(raw, values),
+        text=with_example_note(fill(raw, values), responses),
         follow_ups=[fill(b["title"], values) for b in variant.get("buttons") or []],
         refers_to_servicecenter=SERVICECENTER_PLACEHOLDER in raw,
     )
