@@ -69,7 +69,8 @@ class AgentCall:
     method: str
     path: str
     body: Optional[Dict[str, Any]] = None
-    label: str = ""  # shown in the widget while it asks the agent ("" = nothing)
+    # The response (domain.yml) whose text the widget shows while it asks the agent.
+    label: str = ""
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,7 +90,15 @@ def open_requests(tracker: Tracker, prior: Events = ()) -> Dict[str, str]:
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def relay_request(call: AgentCall, request_id: Optional[str] = None) -> Dict[str, Any]:
+def response_text(domain: Optional[Dict[str, Any]], response: str) -> str:
+    """The first text of a response in the domain rasa-sdk passes to an action."""
+    variants = ((domain or {}).get("responses") or {}).get(response) or [{}]
+    return str(variants[0].get("text") or "")
+
+
+def relay_request(
+    call: AgentCall, request_id: Optional[str] = None, domain: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     return {
         "type": RELAY_REQUEST,
         "request_id": request_id or secrets.token_urlsafe(24),
@@ -97,7 +106,7 @@ def relay_request(call: AgentCall, request_id: Optional[str] = None) -> Dict[str
         "method": call.method,
         "path": call.path,
         "body": call.body,
-        "label": call.label,
+        "label": response_text(domain, call.label) if call.label else "",
     }
 
 
@@ -107,6 +116,7 @@ async def ask_agent(
     call: AgentCall,
     client: Optional[CardAgentClient] = None,
     prior: Events = (),
+    domain: Optional[Dict[str, Any]] = None,
 ) -> Tuple[Optional[AgentAnswer], Events]:
     """(the agent's answer or error now, no events), or (None, events) when the
     widget will bring it (relay: the events open the one-time request id) or the
@@ -122,7 +132,7 @@ async def ask_agent(
     if tracker.get_latest_input_channel() not in RELAY_CHANNELS:
         dispatcher.utter_message(response="utter_card_not_reachable_here")
         return None, []
-    request = relay_request(call)
+    request = relay_request(call, domain=domain)
     pending = open_requests(tracker, prior)
     pending[request["request_id"]] = call.purpose
     pending = dict(list(pending.items())[-MAX_OPEN_REQUESTS:])
@@ -139,11 +149,13 @@ async def run_step(
     call: AgentCall,
     handler: Handler,
     prior: Events = (),
+    domain: Optional[Dict[str, Any]] = None,
 ) -> List[Dict[str, Any]]:
     """One card step: the call, then its handler - now (direct), or later in
     action_card_agent_result when the widget brings the answer (relay).
-    ``prior``: events the action already returns (a second step in one action)."""
-    answer, events = await ask_agent(dispatcher, tracker, call, prior=prior)
+    ``prior``: events the action already returns (a second step in one action);
+    ``domain``: the domain rasa-sdk passes to the action (the wait label's text)."""
+    answer, events = await ask_agent(dispatcher, tracker, call, prior=prior, domain=domain)
     return events if answer is None else events + handler(dispatcher, tracker, answer)
 
 

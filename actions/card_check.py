@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+import datetime as dt
+from typing import Any, Dict, List, Mapping, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -10,31 +11,28 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.agent_client import CardAgentError
 from actions.card_access import AgentAnswer, AgentCall, run_step
-from actions.card_states import FINAL_TRY_RESPONSE, can_be_upgraded, state_response
-from actions.card_texts import PIN_NAMES, explain_error
+from actions.card_states import can_be_upgraded, explain_card
+from actions.card_texts import explain_error
+from bot.site_config import load_site_config
 
-__all__ = ["READ_STATE", "ActionCheckCard", "can_be_upgraded", "explain_state", "handle_state"]
+__all__ = ["READ_STATE", "ActionCheckCard", "explain_state", "handle_state", "upgradable"]
 
-READ_STATE = AgentCall("check_card", "GET", "/v1/card/state", label="Jag läser ditt kort …")
-
-
-def pin_name(roles: List[str]) -> str:
-    names = [PIN_NAMES.get(r, r) for r in roles] or [PIN_NAMES["legitimering"]]
-    return " och ".join(names)
+READ_STATE = AgentCall("check_card", "GET", "/v1/card/state", label="utter_wait_reading_card")
 
 
-def explain_state(dispatcher: CollectingDispatcher, state: Dict[str, Any]) -> None:
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def upgradable(answer: Mapping[str, Any]) -> bool:
+    """The card may be upgraded today (the site's dates decide the window)."""
+    return can_be_upgraded(answer, load_site_config().dates, today())
+
+
+def explain_state(dispatcher: CollectingDispatcher, state: Mapping[str, Any]) -> None:
     """Say what the card's state means and what to do next."""
-    details = state.get("details") or {}
-    dispatcher.utter_message(
-        response=state_response(state),
-        pin_name=pin_name(details.get("blocked_pins") or []),
-        days_left=details.get("days_left") if details.get("days_left") is not None else "",
-    )
-    if details.get("final_try_pins") and state.get("state") != "pin_blocked":
-        dispatcher.utter_message(
-            response=FINAL_TRY_RESPONSE, pin_name=pin_name(details["final_try_pins"])
-        )
+    for said in explain_card(state, load_site_config().dates, today()):
+        dispatcher.utter_message(response=said.response, **said.values)
 
 
 def handle_state(
@@ -54,4 +52,4 @@ class ActionCheckCard(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        return await run_step(dispatcher, tracker, READ_STATE, handle_state)
+        return await run_step(dispatcher, tracker, READ_STATE, handle_state, domain=domain)

@@ -55,11 +55,11 @@ def precheck_call() -> AgentCall:
 def order_call() -> AgentCall:
     # The body asks for nothing: the agent only proposes; consent is the page's button.
     return AgentCall("order_puk", "POST", "/v1/puk-orders", body={},
-                     label="Jag förbereder beställningen …")
+                     label="utter_wait_preparing_order")
 
 
 def order_status_call(order_id: str, purpose: str = "puk_order_status") -> AgentCall:
-    label = "Jag kollar beställningen …" if purpose == "puk_order_status" else ""
+    label = "utter_wait_checking_order" if purpose == "puk_order_status" else ""
     return AgentCall(purpose, "GET", f"/v1/puk-orders/{order_id}", label=label)
 
 
@@ -182,8 +182,8 @@ class ActionPukPrecheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         if tracker.get_slot("puk_order_id"):
-            return await run_step(dispatcher, tracker, order_call(), handle_order)
-        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
+            return await run_step(dispatcher, tracker, order_call(), handle_order, domain=domain)
+        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck, domain=domain)
 
 
 class ActionOrderPuk(Action):
@@ -199,4 +199,5 @@ class ActionOrderPuk(Action):
         if tracker.get_slot("puk_envelope_searched") is not True:
             dispatcher.utter_message(response="utter_puk_search_first")
             return reset
-        return reset + await run_step(dispatcher, tracker, order_call(), handle_order)
+        return reset + await run_step(dispatcher, tracker, order_call(), handle_order,
+                                      domain=domain)

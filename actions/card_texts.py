@@ -11,9 +11,7 @@ from actions.agent_client import (
     CardAgentError,
 )
 
-__all__ = ["AGENT_NOT_VERIFIED", "ERROR_RESPONSES", "PIN_NAMES", "explain_error"]
-
-PIN_NAMES = {"legitimering": "legitimering", "underskrift": "signering"}
+__all__ = ["AGENT_NOT_VERIFIED", "ERROR_RESPONSES", "explain_error"]
 
 ERROR_RESPONSES = {
     AGENT_UNREACHABLE: "utter_card_agent_unreachable",

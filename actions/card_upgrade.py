@@ -1,12 +1,13 @@
-"""The upgrade conversation: check the card, confirm the codes, start the job
-on the card agent, send the user to the agent's own PIN page, follow the job.
+"""The upgrade conversation: check the card, confirm it is the person's ordinary card and
+that they have their codes, start the job on the card agent, send the user to the agent's
+own PIN page, follow the job.
 
 PINs never pass through here: the user types them on the agent's local page.
 The chat stays in step with that page: asked ("Är det klart?"), when the user
 greets it again, and by its own check-back (a reminder), it says whether the
 page still waits (and whether it has been opened), and what went wrong when the
-job failed, rolled back or was cancelled (its error_code; the agent's own
-Swedish message for a code the chat has no answer of its own for).
+job failed, rolled back or was cancelled: every error code the agent reports has its
+own response in domain.yml (the agent sends codes, never words).
 
 A page link is shown only when it is on the agent's own loopback origin.
 """
@@ -14,40 +15,43 @@ A page link is shown only when it is on the agent's own loopback origin.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import FollowupAction, ReminderScheduled, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions import card_puk
 from actions.agent_client import CardAgentError
 from actions.card_access import AgentAnswer, AgentCall, agent_page_url, run_step
-from actions.card_check import READ_STATE, can_be_upgraded, explain_state
+from actions.card_check import READ_STATE, explain_state, upgradable
 from actions.card_puk import has_token
+from actions.card_states import role_key
 from actions.card_texts import explain_error
 
 CHECK_BACK_AFTER = timedelta(seconds=15)
 CHECK_BACK_INTENT = "EXTERNAL_upgrade_check"
 FINISHED = {"succeeded", "failed", "rolled_back", "cancelled"}
 
+FORM_SLOTS = ("upgrade_card_is_ordinary", "upgrade_has_codes")
+
 # Why a finished job did not succeed (error_code) -> response. Else utter_upgrade_failed.
 FAILED_RESPONSES = {
     "enrollment_unavailable": "utter_upgrade_failed_enrollment",
-    "enrollment_rejected": "utter_upgrade_failed_enrollment",
-    "certificate_check_failed": "utter_upgrade_failed_enrollment",
+    "enrollment_rejected": "utter_upgrade_failed_rejected",
+    "certificate_check_failed": "utter_upgrade_failed_check",
     "pin_blocked": "utter_upgrade_failed_pin_blocked",
     "pin_page_expired": "utter_upgrade_page_expired",
+    "token_error": "utter_upgrade_failed_card_error",
+    "card_object_unidentified": "utter_upgrade_failed_unidentified",
 }
-# The agent's own message is shown at most this long, without Markdown link marks.
-AGENT_MESSAGE_MAX = 300
-# Why a job waits for the PIN page again (error_code) -> response.
+# Why a job waits for the PIN page again (error_code) -> response (wrong_pin: per code).
 WAITING_RESPONSES = {
-    "wrong_pin": "utter_upgrade_wrong_pin",
     "pin_final_try": "utter_upgrade_final_try",
     "card_removed": "utter_upgrade_pin_again",
     "agent_restarted": "utter_upgrade_pin_again",
-    "card_busy": "utter_upgrade_pin_again",
+    "card_busy": "utter_upgrade_card_busy",
 }
 # Errors when starting a job -> response.
 START_ERRORS = {
@@ -56,6 +60,8 @@ START_ERRORS = {
     "no_card": "utter_card_no_card",
     "not_a_siths_card": "utter_card_not_a_siths_card",
     "enrollment_not_configured": "utter_upgrade_unavailable",
+    "missing_pin_token": "utter_upgrade_card_not_supported",
+    "old_without_hsa_id": "utter_upgrade_card_not_supported",
 }
 
 
@@ -65,12 +71,12 @@ def precheck_call() -> AgentCall:
 
 def start_call() -> AgentCall:
     return AgentCall("start_upgrade", "POST", "/v1/upgrade", body={},
-                     label="Jag startar uppgraderingen …")
+                     label="utter_wait_starting_upgrade")
 
 
 def job_call(job_id: str, *, checking_back: bool) -> AgentCall:
     purpose = "job_check_back" if checking_back else "job_status"
-    label = "" if checking_back else "Jag kollar hur det går …"
+    label = "" if checking_back else "utter_wait_checking_upgrade"
     return AgentCall(purpose, "GET", f"/v1/jobs/{job_id}", label=label)
 
 
@@ -88,25 +94,23 @@ def check_back_reminder(job_id: str) -> Dict[str, Any]:
     )
 
 
-def agent_message(job: Dict[str, Any]) -> str:
-    """The agent's Swedish message of a job, as plain text for the chat."""
-    text = " ".join(str(job.get("message") or "").split())
-    text = "".join(c for c in text if c not in "[]()<>*_`")
-    return text[:AGENT_MESSAGE_MAX]
-
-
 def report_failure(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
     status, code = job.get("status"), job.get("error_code")
     if code in FAILED_RESPONSES:
         dispatcher.utter_message(response=FAILED_RESPONSES[code])
     elif status == "cancelled":
         dispatcher.utter_message(response="utter_upgrade_cancelled")
-    elif code and agent_message(job):
-        dispatcher.utter_message(
-            response="utter_upgrade_failed_with_reason", agent_message=agent_message(job)
-        )
     else:
         dispatcher.utter_message(response="utter_upgrade_failed")
+
+
+def wrong_pin_response(job: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """Which code was wrong and how many tries it has left, when the agent says so."""
+    left = job.get("retries_left")
+    key = role_key([job["error_role"]]) if job.get("error_role") else "unknown"
+    if key == "unknown" or not isinstance(left, int) or isinstance(left, bool) or left < 1:
+        return "utter_upgrade_wrong_pin_unknown", {}
+    return f"utter_upgrade_wrong_pin_{key}", {"retries_left": left}
 
 
 def report_waiting(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
@@ -114,14 +118,16 @@ def report_waiting(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> Non
     if url is None:  # no page link, or not the agent's own: never shown
         dispatcher.utter_message(response="utter_card_agent_error")
         return
-    code = job.get("error_code")
-    if code in WAITING_RESPONSES:
+    code, values = job.get("error_code"), {}
+    if code == "wrong_pin":
+        response, values = wrong_pin_response(job)
+    elif code in WAITING_RESPONSES:
         response = WAITING_RESPONSES[code]
     elif job.get("page_opened") and not has_token(url):
         response = "utter_upgrade_page_opened_waiting"
     else:
         response = "utter_upgrade_waiting_for_pin"
-    dispatcher.utter_message(response=response, pin_page_url=url)
+    dispatcher.utter_message(response=response, pin_page_url=url, **values)
 
 
 def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
@@ -147,15 +153,15 @@ def report_job(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> None:
 def handle_precheck(
     dispatcher: CollectingDispatcher, tracker: Tracker, answer: AgentAnswer
 ) -> List[Dict[Text, Any]]:
-    """Only a card that can be upgraded gets the upgrade form."""
+    """Only a card that can be upgraded today gets the upgrade form."""
     if isinstance(answer, CardAgentError):
         explain_error(dispatcher, answer)
         return []
-    if not can_be_upgraded(answer):
+    if not upgradable(answer):
         dispatcher.utter_message(response="utter_upgrade_not_possible")
         explain_state(dispatcher, answer)
         return []
-    return [SlotSet("upgrade_has_codes", None), FollowupAction("upgrade_form")]
+    return [SlotSet(s, None) for s in FORM_SLOTS] + [FollowupAction("upgrade_form")]
 
 
 def handle_start(
@@ -172,10 +178,11 @@ def handle_start(
     if answer.get("created") is False or url is None:  # the card's job that already runs
         report_job(dispatcher, answer)
     else:
-        dispatcher.utter_message(response="utter_upgrade_started", pin_page_url=url)
+        dispatcher.utter_message(response="utter_upgrade_open_pin_page", pin_page_url=url)
     if not job_id:
         return []
-    return [SlotSet("upgrade_job_id", job_id), check_back_reminder(job_id)]
+    return [SlotSet("upgrade_job_id", job_id), SlotSet("upgrade_result", None),
+            check_back_reminder(job_id)]
 
 
 def _handle_job(
@@ -188,7 +195,8 @@ def _handle_job(
         return [check_back_reminder(job_id)] if checking_back and job_id else []
     if answer.get("status") in FINISHED:
         report_job(dispatcher, answer)
-        return [SlotSet("upgrade_job_id", None), SlotSet("card_state", None)]
+        return [SlotSet("upgrade_job_id", None), SlotSet("card_state", None),
+                SlotSet("upgrade_result", answer.get("status"))]
     if not checking_back:
         report_job(dispatcher, answer)
     return [check_back_reminder(job_id_of(answer) or job_id)]
@@ -216,11 +224,29 @@ class ActionUpgradePrecheck(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck)
+        return await run_step(dispatcher, tracker, precheck_call(), handle_precheck, domain=domain)
+
+
+class ValidateUpgradeForm(FormValidationAction):
+    """A card the person says is a reservkort ends the form: no question about codes."""
+
+    def name(self) -> Text:
+        return "validate_upgrade_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        if tracker.get_slot("upgrade_card_is_ordinary") is False:
+            return ["upgrade_card_is_ordinary"]
+        return domain_slots
 
 
 class ActionStartUpgrade(Action):
-    """After the form: start the job, or take the lost-codes path from the FAQ."""
+    """After the form: start the job; a reservkort or missing codes start nothing."""
 
     def name(self) -> Text:
         return "action_start_upgrade"
@@ -228,11 +254,15 @@ class ActionStartUpgrade(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        reset = [SlotSet("upgrade_has_codes", None)]
-        if not tracker.get_slot("upgrade_has_codes"):
-            dispatcher.utter_message(response="utter_upgrade_needs_codes")
+        reset = [SlotSet(s, None) for s in FORM_SLOTS]
+        if tracker.get_slot("upgrade_card_is_ordinary") is not True:
+            dispatcher.utter_message(response="utter_upgrade_reservkort")
             return reset
-        return reset + await run_step(dispatcher, tracker, start_call(), handle_start)
+        if not tracker.get_slot("upgrade_has_codes"):
+            dispatcher.utter_message(response="utter_upgrade_find_codes")
+            return reset
+        return reset + await run_step(dispatcher, tracker, start_call(), handle_start,
+                                      domain=domain)
 
 
 class ActionUpgradeStatus(Action):
@@ -254,16 +284,19 @@ class ActionUpgradeStatus(Action):
             call = job_call(job_id, checking_back=True)
             return await run_step(dispatcher, tracker, call, handle_job_check_back)
         if not job_id and not order_id:
-            dispatcher.utter_message(response="utter_no_upgrade_job")
+            done = tracker.get_slot("upgrade_result") == "succeeded"
+            dispatcher.utter_message(
+                response="utter_upgrade_already_done" if done else "utter_no_upgrade_job"
+            )
             return []
         events: List[Dict[Text, Any]] = []
         if job_id:
             call = job_call(job_id, checking_back=False)
-            events += await run_step(dispatcher, tracker, call, handle_job_status)
+            events += await run_step(dispatcher, tracker, call, handle_job_status, domain=domain)
         if order_id:
             events += await run_step(
                 dispatcher, tracker, card_puk.order_status_call(order_id),
-                card_puk.handle_order_status, prior=events,
+                card_puk.handle_order_status, prior=events, domain=domain,
             )
         return events
 
@@ -283,5 +316,6 @@ class ActionGreet(Action):
         if not job_id:
             return []
         return await run_step(
-            dispatcher, tracker, job_call(job_id, checking_back=False), handle_job_status
+            dispatcher, tracker, job_call(job_id, checking_back=False), handle_job_status,
+            domain=domain,
         )

@@ -2,10 +2,10 @@
 
 Generated from the bot's own data so it never drifts from the bot: every FAQ
 question (``bot/faq_questions.yml``) with the answer the bot gives
-(``domain.yml`` + ``site.yml``) and its follow-ups, every card state (and variant) with
-the response the chat's card check gives for it (``actions/card_states.py``), and when to
-escalate (``config.yml`` thresholds, the escalation intents, answers that refer to
-Servicecenter).
+(``domain.yml`` + ``site.yml``) and its follow-ups, every way a card can be told with the
+responses the chat's card check gives for it (``actions/card_states.py``: the same function,
+the same site dates), and when to escalate (``config.yml`` thresholds, the escalation
+intents, answers that refer to Servicecenter).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional
 
-from actions.card_states import FINAL_TRY_RESPONSE, STATE_VARIANTS
+from actions.card_states import CardCase, Utterance, card_cases, explain_card
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from bot.triage import (
@@ -34,45 +34,68 @@ from bot.triage import (
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _ITEM = re.compile(r"^(- |\d+\. )")
 
-STATE_TITLES = {
+# Headings for staff (UI text of the script), one per case of actions/card_states.py.
+CASE_TITLES = {
     "no_reader": "Ingen kortläsare",
-    "no_card": "Inget kort i läsaren",
+    "no_card": "Inget kort i kortläsaren",
     "not_a_siths_card": "Inte ett SITHS-kort",
-    "expired": "Kortet har gått ut",
-    "pin_blocked": "Spärrad kod",
-    "expiring_soon": "Kortet går snart ut",
-    "upgraded_with_old_restored": "Uppgraderat, gamla certifikat återställda",
+    "expired": "Certifikaten har gått ut",
+    "pin_blocked_legitimering": "Spärrad legitimeringskod",
+    "pin_blocked_signering": "Spärrad signeringskod",
+    "pin_blocked_both": "Båda koderna spärrade",
+    "pin_blocked_unknown": "En spärrad kod (vilken framgår inte)",
+    "not_upgraded": "Bara gamla certifikat, före sista dagen för uppgradering",
+    "not_upgraded_choice": "Bara gamla certifikat, kortet går ut före brytdagen i site.yml",
+    "not_upgraded_too_late": "Bara gamla certifikat, efter sista dagen för uppgradering",
+    "expiring_soon": "Certifikaten går snart ut",
     "upgraded": "Uppgraderat",
-    "replacement_level2": "Reservkort (tillitsnivå 2)",
-    "not_upgraded": "Inte uppgraderat",
+    "upgraded_incomplete": "Nya certifikat, men inte alla",
+    "upgraded_with_old_restored": "Uppgraderat, med de gamla certifikaten kvar",
+    "eid_level2": "Certifikat med tillitsnivå 2",
+    "final_try_legitimering": "Legitimeringskoden har ett försök kvar",
+    "final_try_signering": "Signeringskoden har ett försök kvar",
+    "final_try_both": "Båda koderna har ett försök kvar",
+    "final_try_unknown": "En kod har ett försök kvar (vilken framgår inte)",
 }
-
-
-# What the card actions pass with the responses, as the script reads them out.
-EXAMPLE_VALUES = {"pin_name": "legitimering eller signering", "days_left": "X"}
+# Facts read from the card, as the script shows them (the chat shows the card's own).
+CARD_FACT_PLACEHOLDERS = {"expiry_date": "[datum från kortet]"}
 
 
 @dataclass
-class CardCase:
-    state: str
-    variant: str  # Swedish: which variant of the state ("" if only one)
-    answer: Answer  # the response the chat gives for it
+class CardTold:
+    key: str
+    answers: List[Answer]  # the responses the chat gives for it, in order
+
+    @property
+    def title(self) -> str:
+        return CASE_TITLES.get(self.key, self.key)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(a.text for a in self.answers)
+
+    @property
+    def follow_ups(self) -> List[str]:
+        return [f for a in self.answers for f in a.follow_ups]
 
     @property
     def escalate(self) -> bool:
-        return self.answer.refers_to_servicecenter
+        return any(a.refers_to_servicecenter for a in self.answers)
 
 
-def card_cases() -> List[CardCase]:
-    """Every card state (and variant) the agent reports, with the response the chat's card
-    check gives for it: the same mapping (actions/card_states.py), the same domain.yml."""
-    return [CardCase(v.state, v.label, answer(v.response, EXAMPLE_VALUES))
-            for v in STATE_VARIANTS]
+def tell_case(case: CardCase, card_values: Optional[dict] = None) -> CardTold:
+    """The chat's words for ``case`` (explain_card), card facts shown as ``card_values``
+    (default: placeholders; the real values in tests that compare with the chat)."""
+    said: List[Utterance] = explain_card(case.answer, load_site_config().dates, case.today)
+    shown = card_values if card_values is not None else CARD_FACT_PLACEHOLDERS
+    return CardTold(case.key, [
+        answer(u.response, {k: shown.get(k, v) for k, v in u.values.items()}) for u in said
+    ])
 
 
-def final_try() -> Answer:
-    """What the chat adds when a code has one try left."""
-    return answer(FINAL_TRY_RESPONSE, EXAMPLE_VALUES)
+def card_told() -> List[CardTold]:
+    """Every way the chat can tell a card, with the site's dates."""
+    return [tell_case(c) for c in card_cases(load_site_config().dates)]
 
 
 @dataclass
@@ -97,7 +120,7 @@ def escalation_rules() -> List[str]:
     rules.append("Svaret hänvisar till Servicecenter (markerat med ⚑ nedan) och den som ringer "
                  "behöver det, till exempel ett nytt kort.")
     rules.append("Kortets läge säger att Servicecenter ska kontaktas (markerat med ⚑ nedan).")
-    rules.append("Be aldrig om PIN-kod, PUK-kod eller personnummer, och skriv aldrig ner dem.")
+    rules.append("Be aldrig om koder, PUK-kod eller personnummer, och skriv aldrig ner dem.")
     return rules
 
 
@@ -137,14 +160,11 @@ def to_markdown() -> str:
     lines += ["## Kortets läge", "",
               "Vad chatten säger om kortet när kortprogrammet har läst det, och vad den som "
               "ringer ska göra.", ""]
-    for case in card_cases():
-        variant = f" ({case.variant})" if case.variant else ""
+    for case in card_told():
         flag = " ⚑" if case.escalate else ""
-        lines += [f"### {STATE_TITLES.get(case.state, case.state)}{variant}{flag}", "",
-                  f"`{case.state}`", "", "**Läs upp:**", "", case.answer.text, ""]
-        if case.answer.follow_ups:
-            lines += ["**Följdfrågor:** " + " · ".join(case.answer.follow_ups), ""]
-    lines += ["### En kod har bara ett försök kvar", "", final_try().text, ""]
+        lines += [f"### {case.title}{flag}", "", "**Läs upp:**", "", case.text, ""]
+        if case.follow_ups:
+            lines += ["**Följdfrågor:** " + " · ".join(case.follow_ups), ""]
     lines += ["## Andra svar", ""]
     for title, ans in other_answers():
         lines += [f"### {title}", "", ans.text, ""]
@@ -223,21 +243,17 @@ def to_html() -> str:
         parts.append("</section>")
     parts.append("<h2>Kortets läge</h2><p>Vad chatten säger om kortet när kortprogrammet har "
                  "läst det, och vad den som ringer ska göra.</p>")
-    for case in card_cases():
-        variant = f" ({e(case.variant)})" if case.variant else ""
+    for case in card_told():
         flag = ' <span class="flag" title="Hänvisar till Servicecenter">⚑</span>' \
             if case.escalate else ""
         parts.append(
-            f"<section><h3>{e(STATE_TITLES.get(case.state, case.state))}{variant}{flag}</h3>"
-            f"<p><code>{e(case.state)}</code></p>"
-            f'<div class="say"><strong>Läs upp:</strong>{_block(case.answer.text)}</div>'
+            f"<section><h3>{e(case.title)}{flag}</h3>"
+            f'<div class="say"><strong>Läs upp:</strong>{_block(case.text)}</div>'
         )
-        if case.answer.follow_ups:
+        if case.follow_ups:
             parts.append("<p><strong>Följdfrågor:</strong> "
-                         + " · ".join(e(f) for f in case.answer.follow_ups) + "</p>")
+                         + " · ".join(e(f) for f in case.follow_ups) + "</p>")
         parts.append("</section>")
-    parts.append("<section><h3>En kod har bara ett försök kvar</h3>"
-                 f"{_block(final_try().text)}</section>")
     parts.append("<h2>Andra svar</h2>")
     for title, ans in other_answers():
         parts.append(f"<section><h3>{e(title)}</h3>{_block(ans.text)}</section>")

@@ -15,6 +15,8 @@ from actions import card_access
 from actions.agent_client import CardAgentError
 
 AGENT = "http://127.0.0.1:8765"
+# The upgrade form filled in: the person's ordinary card, and both codes at hand.
+READY = {"upgrade_card_is_ordinary": True, "upgrade_has_codes": True}
 
 Reply = Callable[[str, str, Optional[dict]], Dict[str, Any]]
 

@@ -3,12 +3,16 @@ request_id), and no agent page link off the agent's origin is ever shown."""
 
 from __future__ import annotations
 
+import asyncio
+
+from rasa_sdk.executor import CollectingDispatcher
+
 from actions.card_access import RELAY_SLOT
 from actions.card_check import ActionCheckCard
 from actions.card_puk import ActionOrderPuk
 from actions.card_result import ActionCardAgentResult
 from actions.card_upgrade import ActionStartUpgrade, ActionUpgradeStatus
-from tests.actions.conftest import AGENT, run, slot, tracker
+from tests.actions.conftest import AGENT, READY, run, slot, tracker
 
 EVIL_PAGE = "http://127.0.0.1:8765.evil.example/pin/j1?t=phish"
 JOB = {"job_id": "j1", "status": "waiting_for_pin", "pin_page_url": f"{AGENT}/pin/j1?t=tok",
@@ -30,7 +34,7 @@ def result(request_id, purpose, body, status=200):
 
 
 def test_each_request_gets_a_fresh_one_time_id_kept_with_its_purpose(relay):
-    first, pending = issued(ActionStartUpgrade(), {"upgrade_has_codes": True})
+    first, pending = issued(ActionStartUpgrade(), READY)
     assert first["method"] == "POST" and first["path"] == "/v1/upgrade"
     assert len(first["request_id"]) >= 32
     assert pending == {first["request_id"]: "start_upgrade"}
@@ -40,18 +44,18 @@ def test_each_request_gets_a_fresh_one_time_id_kept_with_its_purpose(relay):
 
 
 def test_the_matching_answer_continues_and_spends_the_id(relay):
-    request, pending = issued(ActionStartUpgrade(), {"upgrade_has_codes": True})
+    request, pending = issued(ActionStartUpgrade(), READY)
     t = tracker({RELAY_SLOT: pending}, "cardagent_result", "/cardagent_result",
                 result(request["request_id"], "start_upgrade", JOB))
     messages, events = run(ActionCardAgentResult(), t)
-    assert [m["response"] for m in messages] == ["utter_upgrade_started"]
+    assert [m["response"] for m in messages] == ["utter_upgrade_open_pin_page"]
     assert messages[0]["pin_page_url"] == JOB["pin_page_url"]
     assert slot(events, RELAY_SLOT) is None
     assert slot(events, "upgrade_job_id") == "j1"
 
 
 def test_a_forged_answer_is_ignored(relay):
-    request, pending = issued(ActionStartUpgrade(), {"upgrade_has_codes": True})
+    request, pending = issued(ActionStartUpgrade(), READY)
     forged_body = {**JOB, "pin_page_url": f"{AGENT}/pin/attacker?t=x"}
     for request_id in (None, "", "guessed-" + "0" * 32, request["request_id"].upper()):
         t = tracker({RELAY_SLOT: pending}, "cardagent_result", "/cardagent_result",
@@ -65,7 +69,7 @@ def test_a_forged_answer_is_ignored(relay):
 
 
 def test_a_replayed_answer_is_ignored(relay):
-    request, pending = issued(ActionStartUpgrade(), {"upgrade_has_codes": True})
+    request, pending = issued(ActionStartUpgrade(), READY)
     meta = result(request["request_id"], "start_upgrade", JOB)
     _, events = run(ActionCardAgentResult(),
                     tracker({RELAY_SLOT: pending}, "cardagent_result", "", meta))
@@ -81,14 +85,14 @@ def test_the_purpose_is_the_bots_not_the_messages(relay):
     t = tracker({RELAY_SLOT: pending}, "cardagent_result", "",
                 result(request["request_id"], "start_upgrade", JOB))
     messages, events = run(ActionCardAgentResult(), t)
-    assert "utter_upgrade_started" not in [m.get("response") for m in messages]
+    assert "utter_upgrade_open_pin_page" not in [m.get("response") for m in messages]
     assert slot(events, "upgrade_job_id") == "absent"
 
 
 def test_a_relayed_pin_page_off_the_agent_origin_is_never_shown(relay):
     for url in (EVIL_PAGE, "http://attacker.example/pin/j1", "http://127.0.0.1:1/pin/j1",
                 "http://[::1]:8765/pin/j1", "http://localhost:8765/pin/j1"):
-        request, pending = issued(ActionStartUpgrade(), {"upgrade_has_codes": True})
+        request, pending = issued(ActionStartUpgrade(), READY)
         t = tracker({RELAY_SLOT: pending}, "cardagent_result", "",
                     result(request["request_id"], "start_upgrade", {**JOB, "pin_page_url": url}))
         messages, _ = run(ActionCardAgentResult(), t)
@@ -114,3 +118,14 @@ def test_other_channels_get_the_manual_route(relay):
     messages, events = run(ActionCheckCard(), tracker({}, "check_card", channel="rest"))
     assert [m["response"] for m in messages] == ["utter_card_not_reachable_here"]
     assert events == []
+
+
+def test_the_widgets_wait_label_is_the_domains_words(relay):
+    domain = {"responses": {"utter_wait_reading_card": [{"text": "Jag läser ditt kort …"}]}}
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionCheckCard().run(dispatcher, tracker({}, "check_card"), domain))
+    request = dispatcher.messages[0]["custom"]["data"]
+    assert request["label"] == "Jag läser ditt kort …"
+    # Without the domain's words, the widget shows no label rather than a made-up one.
+    messages, _ = run(ActionCheckCard(), tracker({}, "check_card"))
+    assert messages[0]["custom"]["data"]["label"] == ""

@@ -10,14 +10,17 @@ card in "Virtual PCD 00 00" is left alone.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import sqlite3
 import time
 import uuid
 from typing import Iterator
 
+import httpx
 import pytest
 
+from bot.site_config import swedish_date
 from tests.bot.responses import buttons, joined, rendered
 from tests.support.card_stack import DEMO_PINS, CardWorld, card_world
 from tests.support.local_stack import free_port
@@ -94,13 +97,21 @@ def test_check_the_old_card_offers_the_upgrade(world):
     assert "/start_upgrade" in {b["payload"] for b in buttons(reply)}
 
 
+def card_expiry(world: CardWorld) -> str:
+    """The date the chat should name: the last expiry the agent read from the card."""
+    answer = httpx.get(f"{world.agent_url}/v1/card/state",
+                       headers={"Authorization": f"Bearer {world.agent_token}"}, timeout=30)
+    details = answer.json()["details"]
+    when = dt.datetime.fromisoformat(details["latest_expiry"]).date()
+    return swedish_date(when)
+
+
 @pytest.mark.parametrize(
     ("card", "response"),
     [
         ("upgraded", "utter_card_upgraded"),
-        ("restored", "utter_card_upgraded_with_old_restored"),
-        ("replacement", "utter_card_replacement_level2"),
-        ("expired", "utter_card_expired"),
+        ("restored", "utter_card_upgraded_with_old"),
+        ("replacement", "utter_card_eid_level2"),
         ("unknown", "utter_card_not_a_siths_card"),
     ],
 )
@@ -109,44 +120,63 @@ def test_each_card_state_is_explained(world, card, response):
     assert joined(world.chat(sender(), "är mitt kort uppgraderat?")) == rendered(response)
 
 
+def test_an_expired_card_is_told_the_date_read_from_it(world):
+    world.insert("expired")
+    text = joined(world.chat(sender(), "kolla mitt kort"))
+    assert text == rendered("utter_card_expired", expiry_date=card_expiry(world))
+    assert re.search(r"gick ut den \d{1,2} [a-z]+ \d{4}\.", text), text
+
+
 def test_a_blocked_pin_explains_the_puk_route(world):
     world.insert("blocked")
     reply = world.chat(sender(), "kolla mitt kort")
-    text = joined(reply)
-    assert "legitimering" in text and "spärrad" in text and "PUK" in text
+    assert joined(reply) == rendered("utter_card_pin_blocked_legitimering")
     assert "/order_puk" in {b["payload"] for b in buttons(reply)}
 
 
 def test_a_pin_on_its_final_try_is_warned_about(world):
     world.insert("finaltry")
     text = joined(world.chat(sender(), "kolla mitt kort"))
-    assert rendered("utter_card_upgraded") in text
-    assert "bara ett försök kvar" in text
+    assert text.startswith(rendered("utter_card_upgraded"))
+    assert "bara ett försök kvar" in text and "spärras" in text
 
 
-def test_upgrade_without_codes_takes_the_lost_codes_path(world):
+def test_upgrade_without_codes_does_not_push_an_order(world):
     world.insert("old")
     who = sender()
     assert joined(world.chat(who, "uppgradera mitt kort nu")) == rendered(
-        "utter_ask_upgrade_has_codes"
+        "utter_ask_upgrade_card_is_ordinary"
     )
+    assert joined(world.chat(who, "ja")) == rendered("utter_ask_upgrade_has_codes")
     reply = world.chat(who, "nej")
-    assert joined(reply) == rendered("utter_upgrade_needs_codes")
-    assert "/order_puk" in {b["payload"] for b in buttons(reply)}
+    assert joined(reply) == rendered("utter_upgrade_find_codes")
+    payloads = {b["payload"] for b in buttons(reply)}
+    assert "/order_puk" not in payloads and "/faq_tappat_koder" in payloads
+
+
+def test_a_reservkort_is_not_upgraded_and_no_codes_are_asked_for(world):
+    world.insert("old")
+    who = sender()
+    world.chat(who, "uppgradera mitt kort nu")
+    assert joined(world.chat(who, "nej")) == rendered("utter_upgrade_reservkort")
+    assert joined(world.chat(who, "är det klart?")) == rendered("utter_no_upgrade_job")
 
 
 def test_the_whole_upgrade_conversation_ends_with_an_upgraded_card(world):
     world.insert("old")
     who = sender()
-    assert "Har du dem" in joined(world.chat(who, "uppgradera mitt kort nu"))
+    world.chat(who, "uppgradera mitt kort nu")
+    assert "Har du dem" in joined(world.chat(who, "ja"))
     started = world.chat(who, "ja")
     text = joined(started)
-    assert "Uppgraderingen har startat" in text
+    # Nothing has started before the codes are typed on the agent's page.
+    assert "har startat" not in text and "börjar när du har skrivit in dem" in text
     pin_page = PIN_PAGE_LINK.search(text)
     assert pin_page, text
     # The PINs go from the user's browser to the agent, never through the chat.
     open_pin_page_and_submit(pin_page.group(1), DEMO_PINS)
     assert wait_until_done(world, who) == rendered("utter_upgrade_done")
+    assert joined(world.chat(who, "är det klart?")) == rendered("utter_upgrade_already_done")
     assert joined(world.chat(who, "Kan du kontrollera mitt kort?")) == rendered(
         "utter_card_upgraded"
     )
@@ -173,6 +203,7 @@ def test_enrollment_service_down_leaves_the_card_as_it_was(world):
     try:
         who = sender()
         world.chat(who, "uppgradera mitt kort nu")
+        world.chat(who, "ja")
         text = joined(world.chat(who, "ja"))
         url = PIN_PAGE_LINK.search(text).group(1)
         open_pin_page_and_submit(url, DEMO_PINS)
@@ -284,8 +315,7 @@ def test_action_check_card_reads_the_real_agent(world, monkeypatch):
 
     world.insert("blocked")
     messages, events = run_action(ActionCheckCard(), monkeypatch, world)
-    assert messages[0]["response"] == "utter_card_pin_blocked"
-    assert messages[0]["pin_name"] == "legitimering"
+    assert [m["response"] for m in messages] == ["utter_card_pin_blocked_legitimering"]
     assert events == [{"event": "slot", "timestamp": None, "name": "card_state",
                        "value": "pin_blocked"}]
 

@@ -4,6 +4,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.actions.conftest import agent  # noqa: F401 (the fake card agent, for test_one_voice)
 from tests.support.local_stack import BotServer, bot_stack
 
 

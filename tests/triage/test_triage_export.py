@@ -6,13 +6,12 @@ import html
 import re
 
 import pytest
-from rasa.core.nlg.interpolator import interpolate_text
 
-from actions.card_states import CARD_STATES, FINAL_TRY_RESPONSE, STATE_VARIANTS
+from actions.card_states import card_cases
 from bot import triage_export
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
-from tests.bot.responses import domain, rendered
+from tests.bot.responses import rendered
 
 
 @pytest.fixture(scope="module")
@@ -45,40 +44,27 @@ def test_every_faq_answer_is_in_both_exports(exported, intent):
         assert question in md and question in text
 
 
-def as_the_chat_says(response: str) -> str:
-    """``response`` rendered the way Rasa renders it in the chat, with the values the card
-    actions pass (the triage script's examples)."""
-    values = {**load_site_config().template_values(), **triage_export.EXAMPLE_VALUES}
-    return interpolate_text(domain().responses[response][0]["text"], values)
-
-
-def test_every_card_state_and_variant_is_in_the_script():
-    cases = triage_export.card_cases()
-    assert [c.state for c in cases] == [v.state for v in STATE_VARIANTS]
-    assert {c.state for c in cases} == set(CARD_STATES)
-    assert set(triage_export.STATE_TITLES) == set(CARD_STATES)
-    assert [c.answer.response for c in cases] == [v.response for v in STATE_VARIANTS]
-
-
-@pytest.mark.parametrize("variant", STATE_VARIANTS, ids=lambda v: v.response)
-def test_each_card_state_reads_out_what_the_chat_says(exported, variant):
+def test_every_card_case_is_in_the_script(exported):
+    """Each way the chat can tell a card is read out under its own heading, with the
+    card's facts as placeholders and the site's dates filled in."""
     md, _, text = exported
-    said = as_the_chat_says(variant.response)
-    assert "{" not in said, said
-    assert said in md
-    for line in visible(said):
-        assert line in text, line
-    title = triage_export.STATE_TITLES[variant.state]
-    heading = f"{title} ({variant.label})" if variant.label else title
-    assert f"### {heading}" in md and heading in text
-    if "{servicecenter_contact}" in domain().responses[variant.response][0]["text"]:
-        assert f"### {heading} ⚑" in md
+    told = triage_export.card_told()
+    assert [t.key for t in told] == [c.key for c in card_cases(load_site_config().dates)]
+    assert set(triage_export.CASE_TITLES) == {t.key for t in told}
+    for case in told:
+        assert "{" not in case.text, case.text
+        assert case.text in md
+        for line in visible(case.text):
+            assert line in text, line
+        heading = f"### {case.title}" + (" ⚑" if case.escalate else "")
+        assert heading + "\n" in md
 
 
-def test_the_final_try_warning_is_in_the_script(exported):
-    md, _, text = exported
-    said = as_the_chat_says(FINAL_TRY_RESPONSE)
-    assert said in md and said in text
+def test_the_script_shows_the_sites_dates_and_no_card_fact_as_if_known(exported):
+    md, _, _ = exported
+    dates = load_site_config().template_values()
+    assert f"Sista dagen för att uppgradera var den {dates['upgrade_last_day']}" in md
+    assert "går ut den [datum från kortet]" in md
 
 
 def test_escalation_rules_and_contact(exported):

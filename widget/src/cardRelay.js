@@ -55,16 +55,18 @@ function reduce(body, agentOrigin) {
   const pick = (obj, keys) =>
     Object.fromEntries(keys.filter((k) => obj && k in obj).map((k) => [k, obj[k]]));
   const out = pick(body, [
-    "state", "error", "message", "job_id", "status", "error_code", "progress",
-    "created", "order_id", "reference", "page_opened",
+    "state", "error", "job_id", "status", "error_code", "error_role", "retries_left",
+    "progress", "created", "order_id", "reference", "page_opened",
   ]);
   for (const key of ["pin_page_url", "confirm_page_url"]) {
     if (typeof body[key] === "string" && originOf(body[key]) === agentOrigin) out[key] = body[key];
   }
   if (body.details) {
-    out.details = pick(body.details, ["base_state", "blocked_pins", "final_try_pins", "days_left"]);
+    out.details = pick(body.details, [
+      "base_state", "blocked_pins", "final_try_pins", "earliest_expiry", "latest_expiry",
+      "certificate_profile",
+    ]);
   }
-  if (body.next_step) out.next_step = pick(body.next_step, ["action"]);
   return out;
 }
 
