@@ -14,6 +14,18 @@ export DATA_DIR ?= $(CURDIR)/var
 export RASA_TRACKER_DB ?= $(DATA_DIR)/rasa/tracker.db
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:$(ACTION_PORT)/webhook
 export SITE_CONFIG ?= $(CURDIR)/site.yml
+# The site's dates may be overridden for a demo from the environment or the command line
+# (never by editing site.yml); they pass through to every process, e.g.
+#   SITE_UPGRADE_LAST_DAY=2099-12-31 make run   the demo card is offered the upgrade
+# (SITE_UPGRADE_LAST_DAY, SITE_EXPIRY_CHOICE_BEFORE, SITE_ASSURANCE_LEVEL3_REQUIRED_FROM).
+# `make run ENV=production` is the production start: passed on as SITHS_ENV=production, it
+# refuses while site.yml has example values (!example), naming each. Only an ENV given on
+# the command line counts (an ENV in the shell's environment is the shell's own setting);
+# SITHS_ENV=production in the environment works too. Default: development.
+RUN_ENV := $(if $(filter command line,$(origin ENV)),$(ENV),$(or $(SITHS_ENV),development))
+ifeq ($(origin ENV),command line)
+unexport ENV
+endif
 # Shared secrets as 0600 files that make run creates when missing (or set
 # ACTION_SERVER_TOKEN / BOT_SESSION_SECRET in the environment). Never the repo.
 export ACTION_SERVER_TOKEN_FILE ?= $(DATA_DIR)/secrets/action-server.token
@@ -33,11 +45,12 @@ AGENT_PY := .venv-agent/bin/python
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 
-.PHONY: help setup setup-demo setup-test train run shell test test-unit test-stack lint validate \
+.PHONY: help setup setup-demo setup-test train run site-check shell test test-unit test-stack lint validate \
 	bench lock agent-lock clean
 
 help:
 	@echo "make run     set up, train if needed, start the bot (REST + socket.io on :$(RASA_PORT))"
+	@echo "make run ENV=production  the same, refused while site.yml has example values"
 	@echo "make test    set up, train if needed, run every test (unit + stack tier, both venvs)"
 	@echo "make test-unit  the fast tier only (no servers, no model): under a minute"
 	@echo "make demo-card  an emulated SITHS card for trying the agent (make demo-card-list)"
@@ -64,8 +77,12 @@ $(MODEL): $(TRAINING_INPUTS) | setup
 
 train: setup $(MODEL)
 
-run: setup $(MODEL)
-	@scripts/run.sh
+# site-check first: a refused production start does not train first.
+run: setup site-check $(MODEL)
+	@SITHS_ENV=$(RUN_ENV) scripts/run.sh
+
+site-check: setup
+	@SITHS_ENV=$(RUN_ENV) $(PY) -m bot.site_config --check >/dev/null
 
 shell: setup
 	@$(PY) -m bot.chat_cli --url http://127.0.0.1:$(RASA_PORT)

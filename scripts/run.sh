@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Start everything for `make run`: the card agent, the action server, the demo page and
-# Rasa. With `make demo-card` the agent reads the emulated card (its test services run
-# beside it, started by demo-card).
+# Rasa (`make run ENV=production`: the production start, see below). With `make demo-card`
+# the agent reads the emulated card (its test services run beside it, started by demo-card).
 # Ctrl-C stops them all. Ports and paths come from the
 # Makefile (RASA_PORT, ACTION_PORT, WIDGET_PORT, DATA_DIR, RASA_TRACKER_DB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The site settings first, before anything starts. A production start (SITHS_ENV=production:
+# `make run ENV=production`) refuses while site.yml has example values (!example), naming
+# each one; a bad date (in site.yml or a SITE_* override) stops here too. Otherwise one line
+# says which site file and last upgrade day are in effect. SITHS_ENV and the SITE_* date
+# overrides (SITE_UPGRADE_LAST_DAY, SITE_EXPIRY_CHOICE_BEFORE,
+# SITE_ASSURANCE_LEVEL3_REQUIRED_FROM) go on to every process below; the bot and the action
+# server check the same again at their start (bot.site_config.check_production).
+export SITHS_ENV="${SITHS_ENV:-development}"
+.venv/bin/python -m bot.site_config --check
 
 logs="$DATA_DIR/logs"
 mkdir -p "$logs" "$(dirname "$RASA_TRACKER_DB")"
