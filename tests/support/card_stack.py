@@ -30,11 +30,18 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import httpx
 
-from tests.support.local_stack import REPO, BotServer, bot_stack, free_port, wait_for
+from tests.support.local_stack import (
+    REPO,
+    TEST_SITE,
+    BotServer,
+    bot_stack,
+    free_port,
+    wait_for,
+)
 
 AGENT_VENV_PYTHON = REPO / ".venv-agent" / "bin" / "python"
 DEFAULT_AGENT_PORT = 8765  # the agent's default port; the widget links only to its origin
@@ -254,11 +261,14 @@ def card_world(
     *,
     agent_port: Optional[int] = None,
     cors: Optional[List[str]] = None,
+    site: Mapping[str, str] = TEST_SITE,
 ) -> Iterator[CardWorld]:
     """The demo card `old` in the test reader, the demo services, the bot in direct mode
     (its action server finds the agent by CARDAGENT_URL and CARDAGENT_TOKEN_FILE) and the
     agent. ``agent_port``: the agent's port (default a free one); ``cors``: the widget's
-    page. ``tmp``: a fresh folder for the card's data and the bot's files."""
+    page; ``site``: the bot's site overrides (local_stack.TEST_SITE: the upgrade is still
+    open; local_stack.NO_SITE_OVERRIDES: site.yml's own dates). ``tmp``: a fresh folder for
+    the card's data and the bot's files."""
     data_dir, bot_dir = tmp / "card", tmp / "bot"
     data_dir.mkdir(mode=0o700)
     bot_dir.mkdir()
@@ -268,7 +278,7 @@ def card_world(
         token_file = write_token_file(bot_dir / "cardagent-token", agent.token)
         env = {"CARDAGENT_URL": agent.url, "CARDAGENT_TOKEN": "",
                "CARDAGENT_TOKEN_FILE": str(token_file)}
-        with bot_stack(bot_dir, extra_env=env, cors=cors) as bot:
+        with bot_stack(bot_dir, extra_env=env, cors=cors, site=site) as bot:
             world = CardWorld(data_dir, agent, bot, demo.reader)
             agent.start()
             try:

@@ -23,14 +23,33 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from types import MappingProxyType
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import httpx
 import yaml
 
+from bot.site_config import ENV_VAR, SiteDates
+
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "models" / "current.tar.gz"
 VENV_BIN = Path(sys.executable).parent
+
+#: The site overrides (environment for Rasa and the action server, bot.site_config) a test
+#: stack starts with by default: a last upgrade day far ahead, so the upgrade conversations
+#: still offer the upgrade whatever today's date is. ``site=NO_SITE_OVERRIDES`` starts on
+#: site.yml's own dates (the FAQ's: no upgrade after 31 december 2020).
+TEST_SITE: Mapping[str, str] = MappingProxyType({"SITE_UPGRADE_LAST_DAY": "2099-12-31"})
+NO_SITE_OVERRIDES: Mapping[str, str] = MappingProxyType({})
+#: What a developer's shell may carry that would change the site under a test: the date
+#: overrides and the production switch. The stacks drop them and set only ``site``.
+SITE_ENV_VARS = (*SiteDates.env_names().values(), ENV_VAR)
+
+
+def site_env(site: Mapping[str, str] = TEST_SITE) -> Dict[str, str]:
+    """This process's environment without any site override of the developer's, plus ``site``."""
+    env = {k: v for k, v in os.environ.items() if k not in SITE_ENV_VARS}
+    return {**env, **site}
 
 
 def free_port() -> int:
@@ -195,6 +214,7 @@ def bot_stack(
     action_port: Optional[int] = None,
     with_actions: bool = True,
     cors: Optional[List[str]] = None,
+    site: Mapping[str, str] = TEST_SITE,
 ) -> Iterator[BotServer]:
     """Rasa + action server running until the block ends.
 
@@ -203,7 +223,9 @@ def bot_stack(
     processes; ``with_actions=False`` starts Rasa alone (its action endpoint
     then points at a closed port); ``cors``: origins allowed to call Rasa from a
     browser (the widget's page: ``BOT_ALLOWED_ORIGINS``, Rasa's CORS and the
-    channels' Origin check). Both processes start in parallel; no secret is on
+    channels' Origin check); ``site``: the site overrides for both processes
+    (default :data:`TEST_SITE`; :data:`NO_SITE_OVERRIDES` for site.yml's own dates;
+    ``SITHS_ENV`` too). Both processes start in parallel; no secret is on
     a command line (``BotServer.action_token`` is the action server's)."""
     if not MODEL.exists():
         raise RuntimeError("no trained model: run `make train`")
@@ -212,7 +234,7 @@ def bot_stack(
     # Secrets go through the environment, never the command line (bot/serve.py,
     # actions/server.py); the widget's origins are the one CORS/Origin setting.
     env = {
-        **os.environ,
+        **site_env(site),
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
         "RASA_TRACKER_DB": str(tmp / "tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
