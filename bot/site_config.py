@@ -138,7 +138,14 @@ class _Example(str):
 
 
 class _SiteLoader(yaml.SafeLoader):
-    """YAML's safe loader plus the ``!example`` tag (a placeholder value)."""
+    """YAML's safe loader plus the ``!example`` tag (a placeholder value). Dates stay
+    text here: :class:`SiteDates` reads them (a bad one is then named by its key)."""
+
+
+_SiteLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_example(loader: yaml.SafeLoader, node: yaml.Node) -> _Example:
