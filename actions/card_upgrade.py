@@ -46,16 +46,16 @@ FAILED_RESPONSES = {
     "token_error": "utter_upgrade_failed_card_error",
     "card_object_unidentified": "utter_upgrade_failed_unidentified",
 }
-# Why a job waits for the PIN page again (error_code) -> response (wrong_pin: per code).
+# Why a job waits for the PIN page again (error_code) -> response (wrong_pin and
+# pin_final_try: per code, see code_response).
 WAITING_RESPONSES = {
-    "pin_final_try": "utter_upgrade_final_try",
     "card_removed": "utter_upgrade_pin_again",
     "agent_restarted": "utter_upgrade_pin_again",
     "card_busy": "utter_upgrade_card_busy",
 }
 # Errors when starting a job -> response.
 START_ERRORS = {
-    "not_upgradable": "utter_upgrade_not_possible",
+    "not_upgradable": "utter_upgrade_refused",
     "pin_blocked": "utter_upgrade_failed_pin_blocked",
     "no_card": "utter_card_no_card",
     "not_a_siths_card": "utter_card_not_a_siths_card",
@@ -104,10 +104,13 @@ def report_failure(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> Non
         dispatcher.utter_message(response="utter_upgrade_failed")
 
 
-def wrong_pin_response(job: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
-    """Which code was wrong and how many tries it has left, when the agent says so."""
-    left = job.get("retries_left")
+def code_response(job: Dict[str, Any]) -> Tuple[str, Dict[str, Any]]:
+    """A wrong code (and how many tries it has left) or a code on its last try, named when
+    the agent says which one it is."""
     key = role_key([job["error_role"]]) if job.get("error_role") else "unknown"
+    if job.get("error_code") == "pin_final_try":
+        return f"utter_upgrade_final_try_{key}", {}
+    left = job.get("retries_left")
     if key == "unknown" or not isinstance(left, int) or isinstance(left, bool) or left < 1:
         return "utter_upgrade_wrong_pin_unknown", {}
     return f"utter_upgrade_wrong_pin_{key}", {"retries_left": left}
@@ -119,8 +122,8 @@ def report_waiting(dispatcher: CollectingDispatcher, job: Dict[str, Any]) -> Non
         dispatcher.utter_message(response="utter_card_agent_error")
         return
     code, values = job.get("error_code"), {}
-    if code == "wrong_pin":
-        response, values = wrong_pin_response(job)
+    if code in ("wrong_pin", "pin_final_try"):
+        response, values = code_response(job)
     elif code in WAITING_RESPONSES:
         response = WAITING_RESPONSES[code]
     elif job.get("page_opened") and not has_token(url):

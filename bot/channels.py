@@ -45,6 +45,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain_texts import code_notice, silence_notice
 from bot.doors import DoorPolicy, load_secret
 from bot.masking import (
     MAX_METADATA_BYTES,
@@ -54,32 +55,13 @@ from bot.masking import (
     mask_sensitive,
     metadata_too_large,
 )
-from bot.site_config import load_site_config
 
 logger = logging.getLogger(__name__)
-
-CODE_NOTICE = (
-    "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
-    "Jag har tagit bort det ur ditt meddelande och sparar det inte."
-)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 #: The largest socket.io (engine.io) packet taken from a client.
 SOCKETIO_MAX_BYTES = 1_000_000
-
-
-def silence_notice() -> str:
-    """What the user gets when a turn produced no answer at all (for example
-    because the action server is down): honest, with the manual route."""
-    values = load_site_config().template_values()
-    return (
-        "Jag kan tyvärr inte hjälpa dig med det just nu, något gick fel hos mig. "
-        "Du kan göra det själv: uppgradera enligt "
-        f"[instruktionen]({values['link_upgrade_instruction']}) eller "
-        f"[beställ en PUK-kod]({values['link_puk_order']}). "
-        f"Behöver du hjälp, kontakta {values['servicecenter_contact']}."
-    )
 
 
 class _CountingOutput(OutputChannel):
@@ -105,7 +87,9 @@ class _CountingOutput(OutputChannel):
         await self.inner.send_text_message(recipient_id, text, **kwargs)
 
 
-def masking_handler(on_new_message: OnNewMessage, notice: str = CODE_NOTICE) -> OnNewMessage:
+def masking_handler(
+    on_new_message: OnNewMessage, notice: Callable[[], str] = code_notice
+) -> OnNewMessage:
     """Wrap Rasa's message handler: it only ever gets capped, masked text and
     metadata, and a turn never ends in silence. ``notice``: what the user is
     told when something was masked (Teams says what Microsoft 365 keeps)."""
@@ -121,7 +105,7 @@ def masking_handler(on_new_message: OnNewMessage, notice: str = CODE_NOTICE) -> 
         message.metadata = mask_payload(message.metadata)
         output = message.output_channel
         if (result.found or contains_placeholder(result.text)) and output:
-            await output.send_text_message(message.sender_id, notice)
+            await output.send_text_message(message.sender_id, notice())
         counting = _CountingOutput(output) if output else None
         if counting:
             message.output_channel = counting

@@ -44,6 +44,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import masking_handler
+from bot.domain_texts import teams_code_notice
 from bot.masking import MAX_MESSAGE_CHARS, TOO_LONG_MESSAGE, html_to_text, mask_payload
 from bot.teams_auth import (
     AuthError,
@@ -61,13 +62,6 @@ logger = logging.getLogger(__name__)
 # Teams sends HTML; the raw text may be longer than the text it shows, but not
 # by much. Longer input is not even parsed (the length cap comes first).
 MAX_HTML_CHARS = 4 * MAX_MESSAGE_CHARS
-
-# What Teams keeps is not ours to delete: the notice says so (not the REST /
-# socket.io CODE_NOTICE, which says the message is not stored).
-TEAMS_CODE_NOTICE = (
-    "Skriv aldrig din PIN-kod, PUK-kod eller ditt personnummer i chatten. "
-    "Jag sparar det inte, men Teams har redan sparat ditt meddelande i Microsoft 365."
-)
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -185,7 +179,7 @@ class TeamsInput(InputChannel):
             input_channel=self.name(),
             metadata=mask_payload({"teams": {"tenant": self.settings.tenant_id}}),
         )
-        await masking_handler(on_new_message, notice=TEAMS_CODE_NOTICE)(message)
+        await masking_handler(on_new_message, notice=teams_code_notice)(message)
         return HTTPStatus.OK, {}
 
     def refusal(self, activity: Dict[str, Any]) -> Optional[str]:

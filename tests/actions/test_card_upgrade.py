@@ -60,6 +60,10 @@ def test_a_wrong_code_is_named_with_the_tries_it_has_left(agent):
          "utter_upgrade_wrong_pin_unknown", {}),
         ({"error_role": "legitimering", "retries_left": True},
          "utter_upgrade_wrong_pin_unknown", {}),
+        ({"error_code": "pin_final_try", "error_role": "underskrift", "retries_left": 1},
+         "utter_upgrade_final_try_signering", {}),
+        ({"error_code": "pin_final_try", "error_role": None, "retries_left": 1},
+         "utter_upgrade_final_try_unknown", {}),
     ]
     for change, response, values in cases:
         messages, _ = status(agent, {**JOB, "error_code": "wrong_pin", **change})
@@ -130,7 +134,7 @@ def test_a_reservkort_ends_the_form_without_asking_for_codes():
 
 def test_every_start_refusal_has_its_own_answer(agent):
     refusals = {
-        "not_upgradable": "utter_upgrade_not_possible",
+        "not_upgradable": "utter_upgrade_refused",
         "pin_blocked": "utter_upgrade_failed_pin_blocked",
         "no_card": "utter_card_no_card",
         "not_a_siths_card": "utter_card_not_a_siths_card",

@@ -9,6 +9,7 @@ from rasa.core.nlg.interpolator import interpolate_text
 from rasa.shared.core.domain import Domain
 
 from bot.site_config import load_site_config
+from bot.site_examples import with_example_note
 from tests.support.local_stack import REPO
 
 
@@ -17,10 +18,14 @@ def domain() -> Domain:
     return Domain.load(str(REPO / "domain.yml"))
 
 
-def rendered(response: str) -> str:
-    """The text of ``response`` with links and contacts filled in."""
+def rendered(response: str, **values: Any) -> str:
+    """The text of ``response`` as the chat shows it: links, contacts and site dates filled
+    in (``values``: what an action passes, e.g. a date read from the card), with the
+    example note when it shows an example value of site.yml."""
     variants = domain().responses[response]
-    return interpolate_text(variants[0]["text"], load_site_config().template_values())
+    text = interpolate_text(variants[0]["text"], {**load_site_config().template_values(),
+                                                  **values})
+    return with_example_note(text, domain().responses)
 
 
 def joined(messages: List[Dict[str, Any]]) -> str:

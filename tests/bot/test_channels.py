@@ -6,7 +6,8 @@ import jwt
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels import CODE_NOTICE, JwtCheck, SessionSigner, masking_handler, subject_tag
+from bot.channels import JwtCheck, SessionSigner, masking_handler, subject_tag
+from bot.domain_texts import code_notice
 from bot.doors import DoorPolicy, allowed_origins, ensure_secret_file, load_secret
 
 
@@ -24,23 +25,24 @@ def run(text: str):
 def test_rasa_only_gets_the_masked_text_and_the_user_is_warned():
     received, sent = run("min pin är 654321")
     assert received == ["min pin är [dold kod]"]
-    assert [m["text"] for m in sent][0] == CODE_NOTICE
+    assert [m["text"] for m in sent][0] == code_notice()
 
 
 def test_ordinary_messages_pass_unchanged_without_warning():
     received, sent = run("Vad kostar en PUK-kod?")
     assert received == ["Vad kostar en PUK-kod?"]
-    assert CODE_NOTICE not in [m["text"] for m in sent]
+    assert code_notice() not in [m["text"] for m in sent]
 
 
 def test_a_turn_that_produced_nothing_gets_an_honest_notice():
-    from bot.channels import silence_notice
+    from bot.domain_texts import silence_notice
     from bot.site_config import load_site_config
 
     received, sent = run("Kan du kontrollera mitt kort?")
     assert received == ["Kan du kontrollera mitt kort?"]
-    assert [m["text"] for m in sent] == [silence_notice()]
-    assert load_site_config().servicecenter.phone in sent[0]["text"]
+    # The channel sends the notice's paragraphs as separate messages.
+    assert "\n\n".join(m["text"] for m in sent) == silence_notice()
+    assert load_site_config().servicecenter.phone in silence_notice()
 
 
 def test_a_turn_with_an_answer_gets_no_extra_notice():

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from actions.clarify import likely_questions
-from bot.channels import CODE_NOTICE
+from bot.domain_texts import code_notice
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from tests.bot.responses import buttons, joined, rendered
@@ -186,9 +186,9 @@ SECRETS = ["482913", "19121212-1212", "87654321"]
 def test_codes_are_masked_before_rasa_stores_or_logs_them(bot):
     sender = new_sender()
     reply = bot.chat(sender, f"min pin är {SECRETS[0]} och den funkar inte")
-    assert reply[0]["text"] == CODE_NOTICE
+    assert reply[0]["text"] == code_notice()
     reply = bot.chat(sender, f"mitt personnummer är {SECRETS[1]}, puk {SECRETS[2]}")
-    assert reply[0]["text"] == CODE_NOTICE
+    assert reply[0]["text"] == code_notice()
     # The conversation went on: the masked text reached Rasa.
     with sqlite3.connect(bot.tracker_db) as db:
         rows = db.execute(
@@ -204,7 +204,7 @@ def test_codes_are_masked_before_rasa_stores_or_logs_them(bot):
 
 def test_years_and_prices_are_not_masked(bot):
     reply = bot.chat(new_sender(), "Kan uppgradering av kort göras efter 2020?")
-    assert reply[0]["text"] != CODE_NOTICE
+    assert reply[0]["text"] != code_notice()
     assert joined(reply) == rendered("utter_faq_uppgradera_efter_2020")
 
 

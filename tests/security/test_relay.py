@@ -170,7 +170,7 @@ def ask(page, text: str, response: str) -> None:
 def assert_not_shown(page, bot) -> None:
     log = page.locator(".sc-log")
     assert "attacker" not in log.inner_html()
-    assert "Uppgraderingen har startat" not in log.inner_text()
+    assert "Öppna sidan för koderna" not in log.inner_text()
     assert page.locator("a[href*='attacker']").count() == 0
     # Nor in what Rasa stored of the bot's messages.
     stored = sqlite3.connect(bot.tracker_db).execute(

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from bot.teams import TEAMS_CODE_NOTICE
+from bot.domain_texts import teams_code_notice
 from tests.bot.responses import rendered
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
@@ -70,8 +70,8 @@ def test_codes_are_masked_in_teams_too(bot, mock):
     conv = f"a:{uuid.uuid4().hex}"
     assert post(bot, mock, mock.activity("min pin är 482913", conversation=conv)).status_code == 200
     replies = replies_to(mock, conv, 1)
-    assert replies[0]["text"] == TEAMS_CODE_NOTICE
-    assert "Microsoft 365" in TEAMS_CODE_NOTICE
+    assert replies[0]["text"] == teams_code_notice()
+    assert "Microsoft 365" in teams_code_notice()
     assert "482913" not in bot.log_file.read_text()
     events = bot.tracker("29:user-1")["events"]
     assert not any("482913" in (e.get("text") or "") for e in events)

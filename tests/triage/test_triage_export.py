@@ -63,7 +63,7 @@ def test_every_card_case_is_in_the_script(exported):
 def test_the_script_shows_the_sites_dates_and_no_card_fact_as_if_known(exported):
     md, _, _ = exported
     dates = load_site_config().template_values()
-    assert f"Sista dagen för att uppgradera var den {dates['upgrade_last_day']}" in md
+    assert f"sista dagen för att uppgradera var den {dates['upgrade_last_day']}" in md
     assert "går ut den [datum från kortet]" in md
 
 

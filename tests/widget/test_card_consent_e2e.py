@@ -136,9 +136,12 @@ def test_person_upgrades_the_old_card_from_the_chat_link_to_done(stack, context,
     chat = new_chat_tab(context)
     open_chat(chat, stack.page_url)
     say(chat, "Uppgradera mitt kort nu")
+    bot_says(chat, "utter_ask_upgrade_card_is_ordinary")
+    ordinary = button_title("utter_ask_upgrade_card_is_ordinary", "/affirm")
+    chat.get_by_role("button", name=ordinary).click()
     bot_says(chat, "utter_ask_upgrade_has_codes")
     chat.get_by_role("button", name=button_title("utter_ask_upgrade_has_codes", "/affirm")).click()
-    bot_says(chat, "utter_upgrade_started")
+    bot_says(chat, "utter_upgrade_open_pin_page")
     chat.screenshot(path=str(output_dir / "e2e-upgrade-chat-link.png"))
 
     pin_page = open_agent_link(chat, context, PIN_LINK)
@@ -160,6 +163,8 @@ def test_person_upgrades_the_old_card_from_the_chat_link_to_done(stack, context,
     bot_says(chat, "utter_upgrade_done")
     first = answer_parts("utter_upgrade_done")[0]
     expect(chat.locator(".sc-bot", has_text=first[:40])).to_have_count(1)
+    say(chat, "Är det klart?")  # asked again: yes, done
+    bot_says(chat, "utter_upgrade_already_done")
     chat.screenshot(path=str(output_dir / "e2e-upgrade-chat-done.png"))
     assert card_state(world) == "upgraded"
     # the codes went to the agent's page only: not into the chat

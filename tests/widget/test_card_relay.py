@@ -72,7 +72,7 @@ def test_widget_reads_the_card_for_a_central_bot(relay_demo, page, output_dir):
     expected = answer_parts("utter_card_not_upgraded")
     expect(page.locator(".sc-bot").last).to_contain_text(expected[-1][:40], timeout=30_000)
     assert not [line for line in console if "did not answer" in line]
-    expect(page.get_by_role("button", name="Uppgradera nu")).to_be_visible()
+    expect(page.get_by_role("button", name="Uppgradera kortet")).to_be_visible()
     page.screenshot(path=str(output_dir / "card-relay.png"))
     # The agent was asked by the browser, without a bearer token, from the page's origin.
     assert "GET /v1/card/state" in relay_demo["agent_log"].read_text()
