@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.doors import DoorPolicy, load_secret
+from bot.site_config import SiteConfigError, check_production
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ def create_guarded_app(
     """rasa-sdk's app for ``actions_package`` behind :func:`guard`."""
     from rasa_sdk.endpoint import create_app
 
+    # A production start (SITHS_ENV=production) refuses site.yml's example values, and a bad
+    # site.yml stops the start rather than the first card answer.
+    try:
+        check_production()
+    except SiteConfigError as error:
+        raise SystemExit(str(error)) from error
     token = token if token is not None else load_secret(TOKEN_ENV)
     if not token:
         raise SystemExit(
