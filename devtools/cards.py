@@ -79,7 +79,7 @@ OLD = _pair(pki.TYPE1, "hsa", "")
 OLD_V3 = _pair(pki.CA_V3, "hsa", "")
 EID = _pair(pki.HSA3, "hsa", "") + _pair(pki.ID3, "pnr", "P")
 RESTORED_OLD = _pair(pki.TYPE1, "hsa", "O")
-REPLACEMENT = _pair(pki.HSA2, "hsa", "") + _pair(pki.ID2, "pnr", "P")
+LEVEL2 = _pair(pki.HSA2, "hsa", "") + _pair(pki.ID2, "pnr", "P")
 AUTH_ONLY = (
     CertSpec(pki.HSA3, "hsa", "auth", "legitimering", "IdentificationC"),
     CertSpec(pki.ID3, "pnr", "auth", "legitimering", "IdentificationCP"),
@@ -118,18 +118,18 @@ PROFILES: dict[str, CardProfile] = {
         ),
         CardProfile(
             "replacement",
-            "Replacement card (reservkort) at level 2",
-            "replacement_level2",
+            "SITHS e-id card at level 2: HSA-id and personnummer pairs from the level-2 CAs",
+            "eid_level2",
             EID_LABEL,
-            REPLACEMENT,
+            LEVEL2,
             personnummer=synthetic_personnummer("19120301", "239"),
         ),
         CardProfile(
             "replacement_samordning",
-            "Replacement card at level 2 with a samordningsnummer",
-            "replacement_level2",
+            "SITHS e-id card at level 2 with a samordningsnummer",
+            "eid_level2",
             EID_LABEL,
-            REPLACEMENT,
+            LEVEL2,
             personnummer=synthetic_personnummer("19120461", "242"),
         ),
         CardProfile(

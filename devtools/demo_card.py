@@ -2,8 +2,9 @@
 
 ``python -m devtools.demo_card CARD [--data-dir DIR] [--vpcd-port N] [--json]`` writes an
 ordinary agent configuration, ``<DIR>/cardagent.toml``: SoftHSM2 as the PKCS#11 module, the
-PC/SC probe on the emulator's applet, the reader, the local EST test CA and order receiver and
-the region's name from site.yml. Every path in it is absolute and outside the repository, so
+PC/SC probe on the emulator's applet, the reader, the local EST test CA and order receiver,
+the region's name and (unless it is an example value) the manual for ordering codes from
+site.yml. Every path in it is absolute and outside the repository, so
 ``python -m cardagent`` or the packaged executable serves the demo card from anywhere. Its
 files go under ``<DIR>/demo/``:
   softhsm2.conf + tokens/   the card's two SoftHSM2 tokens (PKCS#11 side)
@@ -99,7 +100,12 @@ def toml_text(data: dict[str, Any], comment: str) -> str:
 
 
 def demo_config(
-    data_dir: Path, reader: str, est_port: int, order_port: int, region: str
+    data_dir: Path,
+    reader: str,
+    est_port: int,
+    order_port: int,
+    region: str,
+    manual_url: str = "",
 ) -> dict[str, Any]:
     """The agent's configuration for a demo card under ``data_dir`` (absolute paths)."""
     from devtools.softhsm import SOFTHSM2_MODULE
@@ -115,6 +121,8 @@ def demo_config(
         config["region_name"] = region
     config["probe"] = {"enabled": True, "aid": TEST_APPLET_AID}
     config.update(service_settings(demo, est_port, order_port))
+    if manual_url:
+        config["puk_orders"]["manual_url"] = manual_url
     return config
 
 
@@ -152,7 +160,7 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
     """Set up the demo card ``name`` in ``data_dir``; returns what ``--json`` prints."""
     from cardagent.pcsc import wait_for_change
     from devtools.pki import TestPKI
-    from devtools.site_region import region_name
+    from devtools.site_region import link, region_name
     from devtools.softhsm import provision_card, write_softhsm_conf
 
     profile = PROFILES[name]
@@ -174,7 +182,9 @@ def make_demo_card(name: str, data_dir: Path, port: int = VPCD_PORTS[0]) -> dict
     card_file = demo / "card.json"
     card_file.write_text(json.dumps(card.emulator_card(), indent=2), encoding="utf-8")
     est_port, order_port = _port_for(EST_PORT), _port_for(ORDER_PORT)
-    config = demo_config(data_dir, reader, est_port, order_port, region_name())
+    config = demo_config(
+        data_dir, reader, est_port, order_port, region_name(), link("order_codes_manual")
+    )
     config_file.write_text(
         toml_text(config, f'the demo card "{name}". `make demo-card-stop` removes this file.'),
         encoding="utf-8",

@@ -1,10 +1,16 @@
-"""Print the region's name from the site settings (site.yml, ``region_name``).
+"""Print the region's name, or one of its links, from the site settings (site.yml).
 
 ``make run``, ``make cardagent`` and ``make demo-card`` use it to give the card agent its
 ``region_name`` (shown on the agent's own pages). Prints nothing when the file or the key is
 missing: the pages then show "Kortprogrammet på den här datorn" without a region.
 
-Usage: ``python -m devtools.site_region [path]`` (default: $SITE_CONFIG or site.yml).
+``--link NAME`` prints ``links.NAME`` instead (e.g. ``order_codes_manual``, the manual for
+ordering codes that the agent's order page links to: ``CARDAGENT_PUK_ORDER_MANUAL_URL``).
+An example value (a host under example.org/.com/.net or .example, RFC 2606) prints nothing:
+the agent's pages never show a placeholder link as if it were the region's.
+
+Usage: ``python -m devtools.site_region [--link NAME] [path]`` (default: $SITE_CONFIG or
+site.yml).
 """
 
 from __future__ import annotations
@@ -12,25 +18,53 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 REPO_DIR = Path(__file__).resolve().parents[1]
+EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net", "example")
 
 
-def region_name(path: Path | None = None) -> str:
+def _site(path: Path | None) -> dict[str, Any]:
     import yaml
 
     path = path or Path(os.environ.get("SITE_CONFIG") or REPO_DIR / "site.yml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return ""
-    value = data.get("region_name") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def region_name(path: Path | None = None) -> str:
+    value = _site(path).get("region_name")
     return str(value).strip() if value else ""
 
 
+def is_example_url(url: str) -> bool:
+    """A placeholder: its host is (under) one of the RFC 2606 example domains."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in EXAMPLE_DOMAINS)
+
+
+def link(name: str, path: Path | None = None) -> str:
+    """``links.<name>`` from the site settings; "" when missing or an example value."""
+    links = _site(path).get("links")
+    value = links.get(name) if isinstance(links, dict) else None
+    url = str(value).strip() if value else ""
+    return "" if not url or is_example_url(url) else url
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    print(region_name(Path(args[0]) if args else None))
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = None
+    if args[:1] == ["--link"]:
+        if len(args) < 2:
+            print("usage: python -m devtools.site_region [--link NAME] [path]", file=sys.stderr)
+            return 2
+        name, args = args[1], args[2:]
+    path = Path(args[0]) if args else None
+    print(link(name, path) if name else region_name(path))
     return 0
 
 

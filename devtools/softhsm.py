@@ -175,7 +175,7 @@ def provision_card(
                         Attribute.CLASS: ObjectClass.CERTIFICATE,
                         Attribute.CERTIFICATE_TYPE: CertificateType.X_509,
                         Attribute.TOKEN: True,
-                        Attribute.LABEL: "Trasigt certifikat",
+                        Attribute.LABEL: "Garbage certificate",
                         Attribute.ID: b"Garbage",
                         Attribute.SUBJECT: b"\x30\x00",
                         Attribute.VALUE: b"\x30\x82\x01\x00 this is not DER",

@@ -8,6 +8,7 @@ import pytest
 
 from devtools.cards import PROFILES
 from tests.cardagent.conftest import TEST_READER, assert_no_personnummer
+from tests.cardagent.test_facts_only import prose
 
 pytestmark = pytest.mark.stack
 STATE_CARDS = [name for name, p in PROFILES.items() if not p.expected_state.startswith("error:")]
@@ -20,7 +21,8 @@ def test_fixture_card_state(client, card_slot, name: str) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == PROFILES[name].expected_state
-    assert body["explanation"] and body["next_step"]["text"]
+    assert set(body) == {"state", "details", "warnings", "checked_at", "read_ms"}
+    assert prose(body) == []  # facts only, read from a real token
     assert body["details"]["card"]["reader"] == TEST_READER
     assert len(body["details"]["tokens"]) == 2  # Net iD: one token per PIN
     assert_no_personnummer(r.text)
@@ -71,21 +73,22 @@ def test_restored_has_six_certificates(client, card_slot) -> None:
     assert body["details"]["certificate_count"] == 6
     families = sorted(c["ca_family"] for t in body["details"]["tokens"] for c in t["certificates"])
     assert families.count("siths_legacy") == 2 and families.count("siths_eid") == 4
-    assert "Hämta befintliga certifikat" in body["explanation"]
+    assert body["details"]["base_state"] == "upgraded_with_old_restored"
 
 
-def test_not_upgraded_advice_is_to_upgrade(client, card_slot) -> None:
+def test_not_upgraded_facts(client, card_slot) -> None:
     card_slot.insert("old")
     body = _state(client)
-    assert body["next_step"]["action"] == "upgrade"
-    assert "instruktionen" in body["next_step"]["text"]
+    assert body["state"] == "not_upgraded" and body["details"]["base_state"] == "not_upgraded"
     assert body["details"]["assurance_level"] is None
+    assert body["details"]["certificate_profile"] == "hsa_id_only"
+    assert body["details"]["latest_expiry"] == body["details"]["earliest_expiry"]
 
 
 def test_replacement_samordningsnummer(client, card_slot) -> None:
     card_slot.insert("replacement_samordning")
     body = _state(client)
-    assert body["state"] == "replacement_level2"
+    assert body["state"] == "eid_level2"
     assert body["details"]["assurance_level"] == 2
     assert body["details"]["has_samordningsnummer"]
     ids = [c["identifier"] for t in body["details"]["tokens"] for c in t["certificates"]]
@@ -100,36 +103,35 @@ def test_authonly_profile(client, card_slot) -> None:
     assert body["details"]["certificate_profile"] == "authentication_only"
 
 
-def test_expiring_soon_follows_faq(client, card_slot) -> None:
+def test_expiring_soon_is_a_fact(client, card_slot) -> None:
     card_slot.insert("expiring")
     body = _state(client)
+    assert body["state"] == "expiring_soon"
     assert body["details"]["base_state"] == "upgraded"
     assert body["details"]["days_left"] == 20
-    assert body["next_step"]["faq"].startswith("Mitt ordinarie SITHS-kort går ut snart")
-    assert "fotografering" in body["next_step"]["text"]
     # a shorter warning window turns it back into the plain state
     r = client.get("/v1/card/state", params={"expiry_warning_days": 10})
     assert r.json()["state"] == "upgraded"
 
 
-def test_expiring_old_card_may_upgrade_or_wait(client, card_slot) -> None:
+def test_expiring_old_card_says_both_facts(client, card_slot) -> None:
+    """Expiring and not upgraded: the bot decides from these facts and its site dates."""
     card_slot.insert("expiring_old")
     body = _state(client)
     assert body["state"] == "expiring_soon"
     assert body["details"]["base_state"] == "not_upgraded"
-    assert body["next_step"]["action"] == "upgrade_or_wait_for_new_card"
-    text = body["next_step"]["text"]
-    assert "uppgradera kortet eller vänta" in text and "redan är uppgraderat" in text
+    assert body["details"]["days_left"] == 20
 
 
-def test_expired_needs_new_card(client, card_slot) -> None:
+def test_expired_says_when(client, card_slot) -> None:
     card_slot.insert("expired")
     body = _state(client)
-    assert body["next_step"]["action"] == "order_new_card"
-    assert "Servicecenter" in body["next_step"]["text"]
+    assert body["state"] == "expired" and body["details"]["base_state"] == "upgraded"
+    assert body["details"]["days_left"] == -30
+    assert body["details"]["latest_expiry"] == body["details"]["earliest_expiry"]
 
 
-def test_blocked_pin_names_the_pin_and_puk(client, card_slot) -> None:
+def test_blocked_pin_names_the_pin(client, card_slot) -> None:
     card_slot.insert("blocked")
     body = _state(client)
     assert body["details"]["blocked_pins"] == ["legitimering"]
@@ -137,9 +139,7 @@ def test_blocked_pin_names_the_pin_and_puk(client, card_slot) -> None:
     assert tok["legitimering"]["status"] == "locked"
     assert "pcsc_probe" in tok["legitimering"]["sources"]
     assert tok["underskrift"]["status"] == "ok"
-    text = body["next_step"]["text"]
-    assert "PUK-kod" in text and "200 kr" in text and "verksamheten" in text
-    assert body["explanation"].startswith("Legitimeringskoden")
+    assert tok["legitimering"]["retries_left"] == 0
 
 
 def test_signature_pin_blocked(client, card_slot) -> None:
@@ -154,7 +154,7 @@ def test_final_try_warning(client, card_slot) -> None:
     card_slot.insert("finaltry")
     body = _state(client)
     assert body["details"]["final_try_pins"] == ["legitimering"]
-    assert [w["code"] for w in body["warnings"]] == ["pin_final_try"]
+    assert body["warnings"] == ["pin_final_try"]
 
 
 def test_wrong_pin_over_pcsc_changes_state(client, card_slot) -> None:
@@ -168,7 +168,7 @@ def test_wrong_pin_over_pcsc_changes_state(client, card_slot) -> None:
         assert card.transmit(bytes([0, 0xA4, 4, 0, len(aid)]) + aid)[1] == 0x9000
         sws = [card.transmit(bytes([0, 0x20, 0, 0x81, 6]) + b"000000")[1] for _ in range(2)]
         assert sws == [0x63C2, 0x63C1]
-        assert _state(client)["warnings"][0]["code"] == "pin_final_try"
+        assert _state(client)["warnings"][0] == "pin_final_try"
         assert card.transmit(bytes([0, 0x20, 0, 0x81, 6]) + b"000000")[1] == 0x6983
     assert _state(client)["state"] == "pin_blocked"
 
@@ -178,7 +178,7 @@ def test_garbage_token_is_clear_error(client, card_slot) -> None:
     r = client.get("/v1/card/state")
     assert r.status_code == 502
     assert r.json()["error"] == "token_bad_data"
-    assert "Trasigt certifikat" in r.json()["detail"]
+    assert "Garbage certificate" in r.json()["detail"]
 
 
 def test_removal_seen_within_two_seconds(client, card_slot) -> None:
@@ -249,21 +249,3 @@ def test_tokens_endpoint(client, card_slot) -> None:
     labels = sorted(t["label"] for t in r.json()["tokens"])
     assert labels == ["SITHS e-id kort (Legitimering)", "SITHS e-id kort (Underskrift)"]
     assert_no_personnummer(r.text)
-
-
-def test_old_card_after_upgrade_deadline_needs_new_card(agent_settings, card_slot) -> None:
-    import datetime as dt
-
-    from fastapi.testclient import TestClient
-
-    from cardagent.api import create_app
-    from tests.cardagent.conftest import BASE_URL, TEST_TOKEN
-
-    card_slot.insert("old")
-    settings = agent_settings.with_overrides(upgrade_deadline=dt.date(2021, 12, 9))
-    auth = {"Authorization": f"Bearer {TEST_TOKEN}"}
-    with TestClient(create_app(settings), base_url=BASE_URL, headers=auth) as c:
-        body = c.get("/v1/card/state").json()
-    assert body["state"] == "not_upgraded"
-    assert body["next_step"]["action"] == "order_new_card"
-    assert "nytt kort" in body["next_step"]["text"] and "Servicecenter" in body["next_step"]["text"]

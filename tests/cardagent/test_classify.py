@@ -1,7 +1,8 @@
 """Card states from certificate facts (unit tests: no reader, no card, no token).
 
 The real cards' states are checked on the stack in test_card_states.py; here the rules
-behind them, one fact at a time.
+behind them, one fact at a time. A classification is facts only: state, card type, warning
+codes, details; no text.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from cardagent.assurance import FAMILY_EID, FAMILY_LEGACY
 from cardagent.certinfo import CertInfo
-from cardagent.classify import Classification, PinStatus, classify
+from cardagent.classify import WARNINGS, Classification, PinStatus, classify
 from cardagent.classify.facts import certificate_profile, content_state
 from cardagent.identifiers import recognise
 from cardagent.pcsc import ReaderState
@@ -72,7 +73,6 @@ def run(
     certs: list[CertInfo],
     pins: list[PinStatus] = (),  # type: ignore[assignment]
     warn_days: int = 60,
-    deadline: dt.date | None = None,
 ) -> Classification:
     return classify(
         readers=[READER],
@@ -81,7 +81,6 @@ def run(
         pins=list(pins),
         now=NOW,
         expiry_warning_days=warn_days,
-        upgrade_deadline=deadline,
     )
 
 
@@ -89,7 +88,7 @@ def test_no_reader_no_card_no_siths() -> None:
     none = classify(
         readers=[], card_reader=None, certificates=[], pins=[], now=NOW, expiry_warning_days=60
     )
-    assert none.state == "no_reader" and none.next_step.action == "connect_reader"
+    assert none == Classification("no_reader")
     empty = classify(
         readers=[READER],
         card_reader=None,
@@ -98,10 +97,9 @@ def test_no_reader_no_card_no_siths() -> None:
         now=NOW,
         expiry_warning_days=60,
     )
-    assert empty.state == "no_card" and empty.next_step.action == "insert_card"
+    assert empty == Classification("no_card")
     other = run([cert(family=None)])
-    assert other.state == "not_a_siths_card" and other.facts == {"certificate_count": 1}
-    assert "Telia" in other.explanation
+    assert other == Classification("not_a_siths_card", facts={"certificate_count": 1})
 
 
 @pytest.mark.parametrize(
@@ -110,7 +108,7 @@ def test_no_reader_no_card_no_siths() -> None:
         (OLD, "not_upgraded"),
         (pairs(), "upgraded"),
         (pairs() + OLD, "upgraded_with_old_restored"),
-        (pairs(level=2), "replacement_level2"),
+        (pairs(level=2), "eid_level2"),
         (pairs(level=None), "upgraded"),  # e-id with an unknown level counts as upgraded
     ],
 )
@@ -126,7 +124,9 @@ def test_profile_names_what_the_certificates_cover() -> None:
     auth = [cert(ident=HSA), cert(ident=PNR)]
     assert certificate_profile(auth)["certificate_profile"] == "authentication_only"
     assert certificate_profile(pairs()[:3])["certificate_profile"] == "incomplete"
-    assert run(auth).explanation.startswith("Kortet har SITHS e-id-certifikat på tillitsnivå 3")
+    got = run(auth)
+    assert got.state == "upgraded" and got.facts["certificate_profile"] == "authentication_only"
+    assert got.facts["assurance_level"] == 3 and got.warnings == []
 
 
 def test_expired_names_the_last_expiry_and_wins_over_a_blocked_pin() -> None:
@@ -136,8 +136,10 @@ def test_expired_names_the_last_expiry_and_wins_over_a_blocked_pin() -> None:
     got = run(certs, [PinStatus("legitimering", "locked", 0, ("p",))])
     assert got.state == "expired" and got.base_state == "not_upgraded"
     last = (NOW - dt.timedelta(days=10)).date().isoformat()
-    assert last in got.explanation and got.facts["earliest_expiry"].startswith(last)
-    assert got.facts["days_left"] == -10 and got.next_step.action == "order_new_card"
+    assert got.facts["earliest_expiry"].startswith(last)
+    assert got.facts["latest_expiry"].startswith(last)
+    assert got.facts["days_left"] == -10
+    assert got.facts["blocked_pins"] == ["legitimering"]  # a fact, though expired wins
 
 
 def test_blocked_pins_are_named_together() -> None:
@@ -146,28 +148,46 @@ def test_blocked_pins_are_named_together() -> None:
         PinStatus("legitimering", "locked", 0, ("p",)),
     ]
     got = run(OLD, pins)
-    assert got.state == "pin_blocked"
-    assert got.explanation.startswith(
-        "Legitimeringskoden och signeringskoden (underskrift) på kortet är spärrad"
-    )
+    assert got.state == "pin_blocked" and got.base_state == "not_upgraded"
     assert got.facts["blocked_pins"] == ["legitimering", "underskrift"]
-    assert "200 kr" in got.next_step.text
+    unnamed = run(OLD, [PinStatus(None, "locked", 0, ("p",))])
+    assert unnamed.facts["blocked_pins"] == ["unknown"]
 
 
-def test_expiring_soon_advice_depends_on_the_card_type() -> None:
+def test_expiring_soon_is_a_fact_with_the_card_type_and_dates() -> None:
     old = run([replace(c, not_after=NOW + dt.timedelta(days=20)) for c in OLD])
     assert old.state == "expiring_soon" and old.base_state == "not_upgraded"
-    assert old.next_step.action == "upgrade_or_wait_for_new_card"
-    assert "om 20 dagar" in old.explanation
+    assert old.facts["days_left"] == 20
+    assert old.facts["earliest_expiry"].startswith("2024-05-21")
     new = run(pairs(days=0))
-    assert new.next_step.action == "renew_card" and "inom ett dygn" in new.explanation
+    assert new.state == "expiring_soon" and new.base_state == "upgraded"
+    assert new.facts["days_left"] == 0
     assert run(pairs(days=20), warn_days=10).state == "upgraded"
 
 
-def test_after_the_deadline_an_old_card_needs_a_new_card() -> None:
-    assert run(OLD, deadline=dt.date(2030, 1, 1)).next_step.action == "upgrade"
-    late = run(OLD, deadline=dt.date(2020, 12, 31))
-    assert late.state == "not_upgraded" and late.next_step.action == "order_new_card"
+def test_an_old_card_is_not_upgraded_whatever_the_date() -> None:
+    """No deadline in the agent: the bot decides what to offer from its site dates."""
+    assert run(OLD).state == "not_upgraded"
+    far = NOW + dt.timedelta(days=3650)
+    late = classify(
+        readers=[READER],
+        card_reader=READER,
+        certificates=[replace(c, not_after=far + dt.timedelta(days=400)) for c in OLD],
+        pins=[],
+        now=far,
+        expiry_warning_days=60,
+    )
+    assert late.state == "not_upgraded" and late.base_state == "not_upgraded"
+
+
+def test_latest_expiry_is_the_last_siths_certificate() -> None:
+    certs = [replace(c, not_after=NOW + dt.timedelta(days=d)) for c, d in zip(
+        pairs() + OLD, (400, 500, 450, 420, 900, 100), strict=True
+    )]
+    got = run(certs)
+    assert got.state == "upgraded_with_old_restored"
+    assert got.facts["earliest_expiry"].startswith("2025-06-05")  # the e-id certificates'
+    assert got.facts["latest_expiry"].startswith("2026-10-18")  # the old pair's 900 days
 
 
 def test_warnings_in_order() -> None:
@@ -178,13 +198,14 @@ def test_warnings_in_order() -> None:
     expired_one = replace(pairs()[0], not_after=NOW - dt.timedelta(days=1))
     invalid = cert(ident="19121212-0000")
     got = run([expired_one, *pairs()[1:3], invalid], pins)
-    assert [w.code for w in got.warnings] == [
+    assert got.warnings == [
         "pin_final_try",
         "pin_count_low",
         "some_certificates_expired",
         "identifier_invalid",
         "certificate_set_incomplete",
     ]
-    assert "legitimeringskoden" in got.warnings[0].text
-    assert "(2 försök kvar)" in got.warnings[1].text
+    assert tuple(got.warnings) == WARNINGS
     assert got.facts["final_try_pins"] == ["legitimering"]
+    both_low = run(pairs(), [PinStatus(r, "count_low", 2, ("p",)) for r in ("legitimering", "x")])
+    assert both_low.warnings == ["pin_count_low"]  # a code once; which PIN: the tokens

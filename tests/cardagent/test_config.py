@@ -3,7 +3,6 @@ secrets, and the demo card's configuration file. Unit tier: no servers."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import re
 import subprocess
@@ -84,13 +83,13 @@ def test_environment(env: dict[str, str]) -> None:
             "CARDAGENT_PKCS11_MODULE": "/opt/netid/libiidp11.so",
             "CARDAGENT_ALLOWED_ORIGINS": "http://localhost:5005, https://chat.example.test",
             "CARDAGENT_EXPIRY_WARNING_DAYS": "30",
-            "CARDAGENT_UPGRADE_DEADLINE": "2021-12-09",
             "CARDAGENT_TOKEN": "tok",
             "CARDAGENT_LOG_LEVEL": "DEBUG",
             "CARDAGENT_READER_FILTER": "",  # empty means unset
             "CARDAGENT_EST_URL": "https://est.example.test/.well-known/est",
             "CARDAGENT_ORDER_WEBHOOK_URL": "https://orders.example.test/orders",
             "CARDAGENT_PUK_COST_SEK": "350",
+            "CARDAGENT_PUK_ORDER_MANUAL_URL": "https://intranet.region.test/siths/manual",
             "CARDAGENT_PCSC_PROBE": "1",
             "CARDAGENT_PCSC_PROBE_AID": "a0 00 00 00 63 50 4b 43 53 2d 31 35",
         }
@@ -98,12 +97,11 @@ def test_environment(env: dict[str, str]) -> None:
     assert s.port == 9000 and s.pkcs11_module == "/opt/netid/libiidp11.so"
     assert s.allowed_origins == ("http://localhost:5005", "https://chat.example.test")
     assert s.expiry_warning_days == 30 and s.log_level == "debug" and s.reader_filter is None
-    assert s.upgrade_deadline == dt.date(2021, 12, 9)
     assert s.token == "tok"
     assert s.upgrade.est_url == "https://est.example.test/.well-known/est"
     assert s.orders.webhook_url == "https://orders.example.test/orders"
     assert s.orders.cost_sek == 350
-    assert "350 kr" in s.orders.cost_note  # the note names what the order carries
+    assert s.orders.manual_url == "https://intranet.region.test/siths/manual"
     assert s.probe.enabled and s.probe.aid == AID
 
 
@@ -127,7 +125,7 @@ def _sample(table: str, name: str) -> tuple[str, object]:
         "webhook_url": ("https://orders.test/orders",) * 2,
         "aid": (AID, AID),
         "enabled": ("yes", True),
-        "cost_note": ("Kostar {cost_sek} kr.", "Kostar 200 kr."),
+        "manual_url": ("http://intranet.test/manual",) * 2,
     }
     if name in special:
         return special[name]
@@ -243,7 +241,10 @@ def test_arguments_alone_read_no_environment(tmp_path: Path, monkeypatch) -> Non
         ({}, "[probe]\nenabled = true\n", r"set \[probe\] aid"),
         ({"CARDAGENT_PCSC_PROBE_AID": "F0-53"}, "", "probe.aid"),
         ({"CARDAGENT_LOG_LEVEL": "loud"}, "", "log_level"),
-        ({"CARDAGENT_UPGRADE_DEADLINE": "soon"}, "", "upgrade_deadline"),
+        ({}, 'upgrade_deadline = "2021-12-09"\n', "upgrade_deadline"),  # removed: the bot decides
+        ({}, '[puk_orders]\ncost_note = "x"\n', "puk_orders.cost_note"),  # removed: templates
+        ({"CARDAGENT_PUK_ORDER_MANUAL_URL": "intranet/manual"}, "", "manual_url.*http"),
+        ({"CARDAGENT_PUK_ORDER_MANUAL_URL": "https://a.test/x y"}, "", "manual_url"),
         ({}, "expiry_warnings_days = 3\n", "expiry_warnings_days"),  # a typo is refused
         ({}, "[upgrade]\nest_ur = 'https://x.test'\n", "upgrade.est_ur"),
         ({}, "this is = = not toml", "cannot read config file"),
@@ -342,7 +343,8 @@ def test_demo_card_configuration_is_an_ordinary_config(tmp_path: Path) -> None:
 
     data = tmp_path / "agent data"
     data.mkdir()
-    config = demo_config(data, "Virtual PCD 00 01", 18443, 18444, 'Region "Test" Å')
+    manual = "https://intranet.region.test/siths/manual"
+    config = demo_config(data, "Virtual PCD 00 01", 18443, 18444, 'Region "Test" Å', manual)
     (data / "cardagent.toml").write_text(toml_text(config, "test"), encoding="utf-8")
     s = load_settings({"CARDAGENT_DATA_DIR": str(data)})
     assert s.config_file == data / "cardagent.toml" and s.data_dir == data
@@ -352,6 +354,8 @@ def test_demo_card_configuration_is_an_ordinary_config(tmp_path: Path) -> None:
     assert s.reader_filter == "Virtual PCD 00 01" and s.region_name == 'Region "Test" Å'
     assert s.upgrade.est_url == "https://127.0.0.1:18443/.well-known/est"
     assert s.orders.webhook_url == "https://127.0.0.1:18444/orders"
+    assert s.orders.manual_url == manual
+    assert "manual_url" not in demo_config(data, "R", 1, 2, "")["puk_orders"]
     paths = [
         s.softhsm2_conf,
         s.upgrade.est_tls_ca,
@@ -423,11 +427,19 @@ def test_demo_card_leaves_a_foreign_config_alone(tmp_path: Path) -> None:
     assert not own.exists()
 
 
-def test_cost_note_always_names_the_ordered_amount(env: dict[str, str]) -> None:
-    """The person consents to the amount the order carries: a note naming another amount
-    is refused, a note with {cost_sek} gets the configured amount."""
-    s = load_settings({**env, "CARDAGENT_PUK_COST_NOTE": "Kostar {cost_sek} kronor."})
-    assert s.orders.cost_note == "Kostar 200 kronor."
-    with pytest.raises(ConfigError):
-        load_settings({**env, "CARDAGENT_PUK_COST_SEK": "350",
-                       "CARDAGENT_PUK_COST_NOTE": "En ny PUK-kod kostar ca 200 kr."})
+def test_site_links_for_the_agent(tmp_path: Path) -> None:
+    """The order page's manual link comes from site.yml, never an example value."""
+    from devtools.site_region import is_example_url, link, main
+
+    site = tmp_path / "site.yml"
+    site.write_text(
+        "links:\n"
+        "  order_codes_manual: https://intranet.region.test/siths/manual\n"
+        "  help: https://intranat.example.org/siths/hjalp  # EXAMPLE\n",
+        encoding="utf-8",
+    )
+    assert link("order_codes_manual", site) == "https://intranet.region.test/siths/manual"
+    assert link("help", site) == "" and link("missing", site) == ""
+    assert is_example_url("https://example.com/x") and is_example_url("http://a.example/")
+    assert not is_example_url("https://example.org.region.se/x")
+    assert main(["--link"]) == 2

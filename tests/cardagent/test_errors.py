@@ -24,7 +24,7 @@ def test_pkcs11_module_missing(agent_settings, card_slot) -> None:
     body = r.json()
     assert body["error"] == "pkcs11_module_missing"
     assert body["module"] == "/opt/netid/libiidp11.so"
-    assert body["message"].startswith("Programmet för SITHS-kort")
+    assert body["message"] == "The PKCS#11 module (Net iD) was not found."
 
 
 def test_pkcs11_module_not_a_module(agent_settings, card_slot, tmp_path) -> None:

@@ -146,6 +146,6 @@ def test_pcscd_not_running_is_clear_error(agent_env) -> None:
         )
         assert r.status_code == 503
         assert r.json()["error"] == "pcsc_unavailable"
-        assert "pcscd" in r.json()["message"]
+        assert r.json()["message"].isascii() and "PC/SC" in r.json()["message"]
     finally:
         _stop(proc)

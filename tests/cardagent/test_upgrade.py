@@ -127,7 +127,7 @@ def confirm_final_try(client: TestClient, job: dict) -> None:
     """The separate final-try step: the page asks first; "Jag förstår" is recorded on the
     agent for this page session."""
     page = open_page(client, job)
-    assert "Koden låses om den blir fel" in page.text, page.text
+    assert "Koden spärras om den blir fel" in page.text, page.text
     assert 'name="pin_legitimering"' not in page.text  # no PIN form before the confirmation
     data = {"csrf": csrf_of(page.text), "action": "confirm_final_try"}
     r = post_page(client, job["job_id"], data)
@@ -273,11 +273,12 @@ def test_wrong_pin_keeps_card_and_counts(make_agent, fresh_card, card_slot, est_
     after = finish(client, job["job_id"])
     assert after["status"] == "waiting_for_pin"
     assert after["error_code"] == "wrong_pin"
-    assert "2 försök kvar" in after["message"]
+    assert (after["error_role"], after["retries_left"]) == ("legitimering", 2)
+    assert "message" not in after
     # the page was opened: the token is spent, the token-less URL works in this browser
     assert after["pin_page_url"] == f"http://127.0.0.1:8765/pin/{job['job_id']}"
     assert after["page_opened"] is True
-    assert "2 försök kvar" in open_page(client, after).text
+    assert "Legitimeringskoden var fel. Du har 2 försök kvar." in open_page(client, after).text
     assert card_slot.reader.applet.card["pins"]["129"]["tries_left"] == 2
     assert_old_intact(client, card)
     assert est_ca.requests == requests_before  # nothing was sent to the CA
@@ -291,7 +292,7 @@ def test_final_try_needs_confirmation(make_agent, fresh_card, card_slot, test_pk
     # the page asks first; a posted form (even with the old confirm_final_try=1 field) is
     # not accepted before the confirmation step: no PIN is tried, the counter is untouched
     page = open_page(client, job)
-    assert "Koden låses om den blir fel" in page.text
+    assert "Koden spärras om den blir fel" in page.text
     r = post_page(
         client,
         job["job_id"],
@@ -320,7 +321,9 @@ def test_final_try_wrong_pin_blocks_and_fails(make_agent, fresh_card, card_slot)
     submit_pins(client, job, wrong)
     after = finish(client, job["job_id"])
     assert after["status"] == "failed" and after["error_code"] == "pin_blocked"
-    assert "PUK" in after["message"]
+    assert (after["error_role"], after["retries_left"]) == ("underskrift", 0)
+    status_page = client.get(f"/pin/{job['job_id']}").text
+    assert "Signeringskoden är spärrad" in status_page
     assert_old_intact(client, card)
 
 
@@ -402,8 +405,8 @@ def test_ca_failing_rolls_back(make_agent, fresh_card, est_ca) -> None:
     submit_pins(client, job)
     done = finish(client, job["job_id"])
     assert done["status"] == "rolled_back", done
-    assert done["error_code"] == "enrollment_unavailable"
-    assert "Inget ändrades" in done["message"]
+    assert done["error_code"] == "enrollment_unavailable" and done["error_role"] is None
+    assert "Inget ändrades på kortet" in client.get(f"/pin/{job['job_id']}").text
     assert_old_intact(client, card)
     assert client.get("/v1/card/state").json()["state"] == "not_upgraded"
     # the CA is back: a new job on the same card succeeds

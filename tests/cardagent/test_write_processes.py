@@ -294,8 +294,8 @@ def test_ten_concurrent_puk_requests_make_one_order(agent, receiver, fresh_card)
     assert sum(1 for a in answers if a.status_code == 201) == 1
     assert sum(1 for b in bodies if b["created"]) == 1
     first = next(b for b in bodies if b["created"])
-    assert first["reference"].startswith("PUK-") and "200 kr" in first["cost_note"]
-    assert first["cost_sek"] == 200
+    assert first["reference"].startswith("PUK-") and first["cost_sek"] == 200
+    assert "cost_note" not in first and "message" not in first
     # only proposed: nothing placed, nothing sent, whatever the callers said
     assert first["status"] == "awaiting_confirmation" and first["page_opened"] is False
     assert "?t=" in first["confirm_page_url"]
@@ -352,7 +352,6 @@ def test_agent_and_receiver_killed_during_delivery(agent, receiver, fresh_card) 
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert view["status"] == "queued" and view["error_code"] == "order_endpoint_down"
-    assert "behöver inte beställa igen" in view["message"]
     agent.kill9()
     receiver.start()  # both come back
     agent.start()

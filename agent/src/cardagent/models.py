@@ -1,4 +1,9 @@
-"""API response models (pydantic 2)."""
+"""API response models (pydantic 2).
+
+Facts only: codes, states, dates, counters, which certificates. No Swedish in any body: the
+bot words everything (``domain.yml``); the agent's own pages word theirs in their templates.
+An error's ``message``/``detail`` is short English for developers and logs.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ class CardStateName(StrEnum):
     not_upgraded = "not_upgraded"
     upgraded = "upgraded"
     upgraded_with_old_restored = "upgraded_with_old_restored"
-    replacement_level2 = "replacement_level2"
+    eid_level2 = "eid_level2"
     expiring_soon = "expiring_soon"
     expired = "expired"
     pin_blocked = "pin_blocked"
@@ -24,7 +29,7 @@ class CardStateName(StrEnum):
 
 class ErrorOut(BaseModel):
     error: str = Field(..., description="Machine-readable error code")
-    message: str = Field(..., description="Short Swedish message for the user")
+    message: str = Field(..., description="Short English text for developers (never shown)")
     detail: Optional[str] = Field(None, description="Technical detail (English)")
 
 
@@ -35,7 +40,7 @@ class ValidationItem(BaseModel):
 
 class ValidationErrorOut(BaseModel):
     error: str = Field(..., description="Always invalid_request")
-    message: str
+    message: str = Field(..., description="Short English text for developers")
     detail: List[ValidationItem]
 
 
@@ -101,17 +106,6 @@ class TokensOut(BaseModel):
     tokens: List[TokenOut]
 
 
-class NextStepOut(BaseModel):
-    action: str = Field(..., description="Machine-readable next step")
-    text: str = Field(..., description="Swedish advice, from the upgrade FAQ")
-    faq: Optional[str] = Field(None, description="The FAQ question the advice comes from")
-
-
-class WarningOut(BaseModel):
-    code: str
-    text: str
-
-
 class CardOut(BaseModel):
     reader: str
     atr: Optional[str] = None
@@ -131,18 +125,30 @@ class CardDetailsOut(BaseModel):
     has_hsa_id: bool = False
     has_personnummer: bool = False
     has_samordningsnummer: bool = False
-    blocked_pins: List[str] = []
-    final_try_pins: List[str] = []
-    earliest_expiry: Optional[dt.datetime] = None
-    days_left: Optional[int] = None
+    blocked_pins: List[str] = Field(
+        [], description="Roles of blocked PINs: legitimering, underskrift (unknown: token label "
+        "names neither)"
+    )
+    final_try_pins: List[str] = Field([], description="Roles of PINs with one try left")
+    earliest_expiry: Optional[dt.datetime] = Field(
+        None,
+        description="First expiry among the certificates that define the card type (all "
+        "expired: the last one)",
+    )
+    latest_expiry: Optional[dt.datetime] = Field(
+        None, description="Last expiry among the card's SITHS certificates"
+    )
+    days_left: Optional[int] = Field(None, description="Days from today to earliest_expiry")
 
 
 class CardStateOut(BaseModel):
     state: CardStateName
-    explanation: str = Field(..., description="Short Swedish explanation")
-    next_step: NextStepOut
-    warnings: List[WarningOut]
     details: CardDetailsOut
+    warnings: List[str] = Field(
+        ...,
+        description="Warning codes: pin_final_try, pin_count_low, some_certificates_expired, "
+        "identifier_invalid, certificate_set_incomplete",
+    )
     checked_at: dt.datetime
     read_ms: float
 
@@ -166,7 +172,6 @@ class UpgradeRequest(BaseModel):
 
 class JobStepOut(BaseModel):
     name: str
-    title: str = Field(..., description="Swedish step title")
     status: str = Field(..., description="pending, running, done or failed")
 
 
@@ -199,10 +204,16 @@ class JobOut(BaseModel):
         description="waiting_for_pin, running, waiting_for_card (active); succeeded, failed, "
         "rolled_back, cancelled (final)",
     )
-    message: str = Field(..., description="Short Swedish text for the user")
     error_code: Optional[str] = Field(None, description="Machine-readable reason, see docs")
+    error_role: Optional[str] = Field(
+        None,
+        description="The PIN an error such as wrong_pin, pin_final_try or pin_blocked concerns: "
+        "legitimering or underskrift; null for other errors",
+    )
+    retries_left: Optional[int] = Field(
+        None, description="Tries left of the error_role PIN, when known"
+    )
     step: Optional[str] = None
-    step_title: Optional[str] = None
     progress: int = Field(..., ge=0, le=100)
     steps: List[JobStepOut]
     pin_page_url: Optional[str] = Field(
@@ -231,8 +242,8 @@ class PukOrderRequest(BaseModel):
 
     confirm_cost: Optional[StrictBool] = Field(
         None,
-        description="Deprecated and ignored: consent is given only by clicking 'Beställ' on "
-        "the agent's order page",
+        description="Deprecated and ignored: consent is given only by clicking the order "
+        "button on the agent's order page",
     )
 
     model_config = ConfigDict(extra="forbid")
@@ -260,19 +271,17 @@ class PukOrderOut(BaseModel):
         "queued (placed, in the outbox), delivered, cancelled, rejected (the order system "
         "refused it)",
     )
-    message: str
     error_code: Optional[str] = Field(
         None,
         description="order_endpoint_down while delivery attempts fail (order stays queued); "
         "order_rejected when the order system refused it",
     )
-    cost_sek: int
-    cost_note: str
+    cost_sek: int = Field(..., description="The cost the person agrees to on the order page")
     card: OrderCardOut
     delivery: OrderDeliveryOut
     confirm_page_url: Optional[str] = Field(
         None,
-        description="The agent's order page where the person clicks 'Beställ' or 'Avbryt': "
+        description="The agent's order page where the person places or cancels the order: "
         "with its one-time token (?t=) until opened, then token-less",
     )
     page_opened: bool = Field(

@@ -160,7 +160,7 @@ class OriginGuardMiddleware:
                 await _html(send, *error_page_bytes("host", self.region_name, area=area_of(path)))
                 return
             await _json(
-                send, 403, {"error": "host_not_allowed", "message": "Otillåten värd (Host)."}
+                send, 403, {"error": "host_not_allowed", "message": "Host header not allowed."}
             )
             return
         origin = _header(scope, b"origin")
@@ -189,7 +189,7 @@ class OriginGuardMiddleware:
             await _json(
                 send,
                 403,
-                {"error": "origin_not_allowed", "message": "Webbsidan får inte läsa kortet."},
+                {"error": "origin_not_allowed", "message": "Origin not allowed."},
                 extra=[(b"vary", b"Origin")],
             )
             return

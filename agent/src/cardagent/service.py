@@ -126,7 +126,6 @@ class CardService:
             pins=[t.pin for t in tokens if t.certificates or t.pin.status != "ok"],
             now=now,
             expiry_warning_days=warn_days,
-            upgrade_deadline=self.settings.upgrade_deadline,
         )
         elapsed = (time.perf_counter() - started) * 1000
         log.info("card state %s read in %.1f ms", classification.state, elapsed)

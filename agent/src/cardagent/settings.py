@@ -15,7 +15,6 @@ whatever the source. docs/cardagent.md lists every setting.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import os
 import sys
@@ -141,10 +140,9 @@ class Settings(BaseSettings):
     reader_filter: Text = None
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     assurance: AssuranceMapping = Field(default_factory=AssuranceMapping)
-    upgrade_deadline: dt.date | None = None
     puk_max_tries: int = Field(10, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
-    # Shown on the agent's own pages ("Kortprogrammet på den här datorn" + this name) so the
+    # Shown on the agent's own pages (a fixed heading + this name) so the
     # person can tell them from a look-alike; `make run`/`make demo-card` take it from site.yml.
     region_name: str = ""
     config_file: Path | None = None  # the TOML file read (set by load_settings)

@@ -38,12 +38,21 @@ def _https_only(url: str | None) -> str | None:
     return url
 
 
+def _web_link(url: str | None) -> str | None:
+    if url and (not url.startswith(("https://", "http://")) or any(c.isspace() for c in url)):
+        raise ValueError(f"a link must be an http:// or https:// URL without spaces: {url}")
+    return url
+
+
 def _aid(value: Any) -> Any:
     return value.replace(" ", "").upper() if isinstance(value, str) else value
 
 
 Text = Annotated[str | None, BeforeValidator(blank_is_none)]
 HttpsUrl = Annotated[str | None, BeforeValidator(blank_is_none), AfterValidator(_https_only)]
+WebLink = Annotated[
+    str | None, BeforeValidator(blank_is_none), AfterValidator(_web_link), Field(max_length=2000)
+]
 Aid = Annotated[
     str | None,
     BeforeValidator(blank_is_none),
@@ -121,24 +130,14 @@ class OrderSettings(_Table):
     webhook_tls_ca: Annotated[Text, Env("CARDAGENT_ORDER_WEBHOOK_TLS_CA")] = None
     # sent as "Authorization: Bearer ..." if set
     webhook_token: Annotated[Text, Env("CARDAGENT_ORDER_WEBHOOK_TOKEN")] = Field(None, repr=False)
+    # the cost the order page states (its template words it) and the order carries
     cost_sek: Annotated[int, Env("CARDAGENT_PUK_COST_SEK")] = Field(200, ge=0)
-    # {cost_sek} is filled in, so the note and the order always name the same amount
-    cost_note: Annotated[str, Env("CARDAGENT_PUK_COST_NOTE")] = (
-        "En ny PUK-kod kostar ca {cost_sek} kr. "
-        "Kostnaden betalas av den verksamhet du arbetar inom."
-    )
+    # the region's manual for ordering codes (the FAQ links to it from "who can help me order
+    # new codes"); the order page links to it for what happens next, and says nothing of its
+    # own about delivery when it is not set
+    manual_url: Annotated[WebLink, Env("CARDAGENT_PUK_ORDER_MANUAL_URL")] = None
     # an order counts as open (no second order) for this many days
     open_days: Annotated[int, Env("CARDAGENT_PUK_ORDER_OPEN_DAYS")] = Field(30, ge=0)
     retry_initial_s: Annotated[float, Env("CARDAGENT_ORDER_RETRY_INITIAL")] = Field(1.0, gt=0)
     retry_max_s: Annotated[float, Env("CARDAGENT_ORDER_RETRY_MAX")] = Field(300.0, gt=0)
     timeout_s: Annotated[float, Env("CARDAGENT_ORDER_TIMEOUT")] = Field(10.0, gt=0)
-
-    @model_validator(mode="after")
-    def _note_names_the_cost(self) -> OrderSettings:
-        note = self.cost_note.replace("{cost_sek}", str(self.cost_sek))
-        if str(self.cost_sek) not in note:
-            raise ValueError(
-                "cost_note must name the amount the order carries: write {cost_sek} or the number"
-            )
-        object.__setattr__(self, "cost_note", note)  # frozen model: set once, while validating
-        return self

@@ -64,7 +64,7 @@ class TokenFileError(Exception):
 
 def _refuse(path: Path, sv: str, en: str) -> TokenFileError:
     return TokenFileError(
-        f"Kortagenten startar inte: {path}: {sv} / The card agent will not start: {path}: {en}"
+        f"Kortprogrammet startar inte: {path}: {sv} / The card agent will not start: {path}: {en}"
     )
 
 

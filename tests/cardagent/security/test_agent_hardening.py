@@ -445,7 +445,8 @@ def test_unreadable_old_key_stops_the_job_before_anything_is_deleted(
     done = finish(client, job["job_id"])
     assert done["status"] == "failed", done
     assert done["error_code"] == "card_object_unidentified"
-    assert "lämnades orört" in done["message"] and "gamla certifikat finns kvar" in done["message"]
+    page = client.get(f"/pin/{job['job_id']}").text
+    assert "lämnades orört" in page and "gamla certifikat finns kvar" in page
     assert_old_intact(client, card)  # old pair complete, nothing new left behind
 
 
@@ -594,8 +595,7 @@ def test_order_system_4xx_is_terminal_and_visible(order_world, caplog, status: i
 
         assert wait_for(lambda: view()["status"] == "rejected"), view()
         got = view()
-        assert got["error_code"] == "order_rejected"
-        assert "Servicecenter" in got["message"]
+        assert got["error_code"] == "order_rejected" and "message" not in got
         time.sleep(2.5)  # more than twice the longest retry delay: nothing more is sent
         assert receiver.posts_by_key[key] == 1
         assert view()["status"] == "rejected"

@@ -383,7 +383,7 @@ def test_confirm_final_try_field_does_not_skip_the_guard(agent, fresh_card, card
     view = agent.get(f"/v1/jobs/{job['job_id']}").json()
     assert view["status"] == "waiting_for_pin"
     # what the page shows instead: the separate confirmation step, no PIN form yet
-    assert "Koden låses om den blir fel" in r.text and 'name="pin_legitimering"' not in r.text
+    assert "Koden spärras om den blir fel" in r.text and 'name="pin_legitimering"' not in r.text
 
 
 def test_final_try_confirmation_step_in_chromium(
@@ -394,7 +394,7 @@ def test_final_try_confirmation_step_in_chromium(
     job = new_job(agent)
     page = context.new_page()
     page.goto(job["pin_page_url"])
-    page.wait_for_selector("h1:has-text('Koden låses om den blir fel')")
+    page.wait_for_selector("h1:has-text('Koden spärras om den blir fel')")
     assert page.locator("#pin_legitimering").count() == 0
     assert "Legitimeringskoden har bara ett försök kvar" in page.inner_text("main")
     page.get_by_role("button", name="Jag förstår, jag vill skriva koden").click()

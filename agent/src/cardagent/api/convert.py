@@ -77,9 +77,7 @@ def card_state_out(reading: CardReading) -> CardStateOut:
         )
     return CardStateOut(
         state=c.state,
-        explanation=c.explanation,
-        next_step={"action": c.next_step.action, "text": c.next_step.text, "faq": c.next_step.faq},
-        warnings=[{"code": w.code, "text": w.text} for w in c.warnings],
+        warnings=list(c.warnings),
         details=CardDetailsOut(
             base_state=c.base_state,
             readers=[reader_out(r) for r in reading.readers],
@@ -94,6 +92,7 @@ def card_state_out(reading: CardReading) -> CardStateOut:
             blocked_pins=facts.get("blocked_pins", []),
             final_try_pins=facts.get("final_try_pins", []),
             earliest_expiry=facts.get("earliest_expiry"),
+            latest_expiry=facts.get("latest_expiry"),
             days_left=facts.get("days_left"),
         ),
         checked_at=now,

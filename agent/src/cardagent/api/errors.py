@@ -1,5 +1,5 @@
-"""Every failure as a clear answer: JSON under /v1 (masked), a Swedish HTML page on the
-agent's own pages (/pin/, /orders/)."""
+"""Every failure as a clear answer: JSON under /v1 (masked; ``error`` is the code, ``message``
+short English for developers), a Swedish HTML page on the agent's own pages (/pin/, /orders/)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             401,
             "unauthorized",
-            "Behörighet saknas (token).",
+            "Missing or wrong bearer token.",
             headers={"WWW-Authenticate": "Bearer"},
         )
 
@@ -53,7 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
-        return error_response(422, "invalid_request", "Ogiltig begäran.", errors)
+        return error_response(422, "invalid_request", "Invalid request.", errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -76,5 +76,5 @@ def install_error_handlers(app: FastAPI) -> None:
         if html is not None:
             return html
         return error_response(
-            500, "internal_error", "Ett oväntat fel uppstod i kortagenten.", type(exc).__name__
+            500, "internal_error", "Unexpected error in the card agent.", type(exc).__name__
         )

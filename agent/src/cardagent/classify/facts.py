@@ -1,5 +1,5 @@
 """The facts behind a card state: card type from the certificates, their profile, expiry, PIN
-counters, and which warnings apply. No wording here (cardagent/classify/texts.py)."""
+counters, and which warnings apply. Facts only: the bot words them."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ class PinStatus:
 class CardFacts:
     """What the SITHS certificates and PIN counters of a card say."""
 
-    base_state: str  # the card type: not_upgraded, upgraded, ..., replacement_level2
+    base_state: str  # the card type: not_upgraded, upgraded, ..., eid_level2
     any_valid: bool  # at least one SITHS certificate has not expired
-    blocked: list[str]  # roles of locked PINs ("okänd" when the token does not say)
+    blocked: list[str]  # roles of locked PINs ("unknown" when the token does not say)
     final_try: list[str]  # roles of PINs with one try left
     earliest: dt.datetime  # first expiry among the certificates that define the card type
     days_left: int
@@ -43,7 +43,7 @@ def content_state(certs: list[CertInfo]) -> tuple[str, list[CertInfo]]:
         group = eid3 or eid_other
         return ("upgraded_with_old_restored" if legacy else "upgraded"), group
     if eid2:
-        return "replacement_level2", eid2
+        return "eid_level2", eid2
     return "not_upgraded", legacy
 
 
@@ -77,7 +77,7 @@ def certificate_profile(group: list[CertInfo]) -> dict[str, Any]:
 
 
 def _roles(pins: list[PinStatus], status: str) -> list[str]:
-    return sorted({p.role or "okänd" for p in pins if p.status == status})
+    return sorted({p.role or "unknown" for p in pins if p.status == status})
 
 
 def card_facts(siths: list[CertInfo], pins: list[PinStatus], now: dt.datetime) -> CardFacts:
@@ -93,6 +93,7 @@ def card_facts(siths: list[CertInfo], pins: list[PinStatus], now: dt.datetime) -
     earliest = min(c.not_after for c in group)
     days_left = (earliest.date() - now.date()).days
     latest = max(c.not_after for c in siths)
+    facts["latest_expiry"] = latest.isoformat()
     if not valid:  # all expired: say when the last one did
         facts["earliest_expiry"] = latest.isoformat()
         facts["days_left"] = (latest.date() - now.date()).days

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from cardagent.errors import AgentError
-from cardagent.orders import texts
+
+# Why POST /v1/puk-orders refuses: the code (the bot words it) and English for developers.
+REFUSALS = {
+    "no_card": "No card in the reader.",
+    "not_a_siths_card": "The card in the reader is not a SITHS card.",
+    "card_not_identified": "The card's SITHS certificates carry no HSA-id.",
+}
 
 
 class OrderRefused(AgentError):
@@ -12,11 +18,11 @@ class OrderRefused(AgentError):
     def __init__(self, code: str, status: int = 409, detail: str = "") -> None:
         super().__init__(detail)
         self.code = code
-        self.message_sv = texts.REFUSALS[code]
+        self.message = REFUSALS[code]
         self.status = status
 
 
 class OrderNotFound(AgentError):
     code = "order_not_found"
     status = 404
-    message_sv = texts.ORDER_NOT_FOUND
+    message = "No such PUK order."

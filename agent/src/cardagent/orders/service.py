@@ -15,7 +15,6 @@ from cryptography.x509.oid import NameOID
 from cardagent import __version__
 from cardagent.assurance import FAMILY_EID, FAMILY_LEGACY
 from cardagent.identifiers import recognise
-from cardagent.orders import texts
 from cardagent.orders.errors import OrderNotFound, OrderRefused
 from cardagent.orders.outbox import OutboxWorker
 from cardagent.orders.store import OrderStore
@@ -71,7 +70,7 @@ class PukOrders:
 
     ``create`` only proposes (``awaiting_confirmation``, no outbox row, nothing sent); the
     order is placed - status ``queued`` and its outbox row, in one transaction - only by
-    :meth:`confirm`, which only the order page calls after the person clicked "Beställ".
+    :meth:`confirm`, which only the order page calls after the person clicked the order button.
     """
 
     def __init__(self, settings: Settings, service: CardService, store: Store) -> None:
@@ -110,15 +109,13 @@ class PukOrders:
             "confirmed_at": _iso(now),
             "card": json.loads(row["card"]),
             "cost_sek": o.cost_sek,
-            "cost_note": o.cost_note,
             "cost_confirmed_by_user": True,
             "confirmed_on": "card_agent_order_page",
-            "delivery": "registered_letter_to_home_address",
             "source": f"SITHS card agent {__version__}",
         }
 
     def confirm(self, order_id: str) -> bool:
-        """The person clicked "Beställ": place the order (queued + outbox row), exactly once.
+        """The person clicked the order button: place the order (queued + outbox row), exactly once.
 
         Returns False when there was nothing to place (already placed, cancelled, closed):
         a double click or a resubmitted form changes nothing.
@@ -151,10 +148,8 @@ class PukOrders:
         status = row["status"]
         attempts = row["attempts"] or 0
         error_code = None
-        key = status if status in texts.STATUS_MESSAGES else "queued"
         if status == "queued" and attempts > 0:
             error_code = "order_endpoint_down"
-            key = "queued_retrying"
         elif status == "rejected":
             error_code = "order_rejected"
         card = json.loads(row["card"])
@@ -165,10 +160,8 @@ class PukOrders:
             "order_id": row["id"],
             "reference": row["reference"],
             "status": status,
-            "message": texts.status_message(key, row["reference"], o.cost_note),
             "error_code": error_code,
             "cost_sek": o.cost_sek,
-            "cost_note": o.cost_note,
             "card": {
                 "serial": card.get("card_serial"),
                 "hsa_id": card.get("hsa_id"),
@@ -187,7 +180,8 @@ class PukOrders:
         }
 
     def page_facts(self, order_id: str) -> dict[str, Any]:
-        """What the order page shows: the card as the agent read it, cost, status."""
+        """What the order page shows: the card as the agent read it, cost, status, and the
+        link to the region's manual for ordering codes (if configured)."""
         row = self._row(order_id)
         card = json.loads(row["card"])
         name = " ".join(p for p in (card.get("given_name"), card.get("surname")) if p)
@@ -195,7 +189,8 @@ class PukOrders:
             "order_status": row["status"],
             "reference": row["reference"],
             "retrying": row["status"] == "queued" and (row["attempts"] or 0) > 0,
-            "cost_note": self.settings.orders.cost_note,
+            "cost_sek": self.settings.orders.cost_sek,
+            "manual_url": self.settings.orders.manual_url,
             "card": {
                 "name": name,
                 "hsa_id": recognise(card.get("hsa_id")).masked if card.get("hsa_id") else "",

@@ -1,9 +1,10 @@
 """The order page: ``/orders/{order_id}`` - where the person consents to a PUK order.
 
 ``POST /v1/puk-orders`` only proposes an order. This page says what it is, what it costs (the
-FAQ's words, from the settings) and which card it is for, with "Beställ" and "Avbryt". Only a
-POST of "Beställ" from this page (own origin, page session, CSRF field) places the order;
-placing is idempotent, so a double click or a resubmitted form places it once.
+amount from the settings, worded as the FAQ does in the template) and which card it is for,
+with an order and a cancel button. Only a POST of ``action=order`` from this page (own origin,
+page session, CSRF field) places the order; placing is idempotent, so a double click or a
+resubmitted form places it once.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def order_page(request: Request, order_id: str, t: str | None = None) -> Respons
             region(request),
             order_id=order_id,
             csrf=csrf_for(session, AREA, order_id),
-            cost_note=facts["cost_note"],
+            cost_sek=facts["cost_sek"],
+            manual_url=facts["manual_url"],
             card=facts["card"],
         )
     return page(
@@ -59,7 +61,7 @@ def order_page(request: Request, order_id: str, t: str | None = None) -> Respons
         order_status=facts["order_status"],
         reference=facts["reference"],
         retrying=facts["retrying"],
-        message="",
+        manual_url=facts["manual_url"],
     )
 
 

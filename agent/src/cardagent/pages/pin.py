@@ -16,13 +16,13 @@ from cardagent.pages.common import checked_form, enter_page, fail, region, see_o
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
-from cardagent.upgrade import Job, JobStatus, UpgradeManager, texts
+from cardagent.upgrade import Job, JobStatus, UpgradeManager
+from cardagent.upgrade.job import PIN_ERRORS
 from cardagent.upgrade.pins import PIN_MAX, PIN_MIN, valid_pin
+from cardagent.upgrade.plan import ROLES
 
 router = APIRouter(include_in_schema=False)
 AREA = "pin"
-ROLES = texts.PIN_FIELDS
-ROLE_NAMES = texts.PIN_PAGE_NAMES
 ACTIVE = (JobStatus.RUNNING, JobStatus.WAITING_FOR_CARD)
 
 
@@ -57,7 +57,17 @@ def _card_facts(request: Request, job: Job) -> tuple[dict[str, bool], list[str]]
                     final.discard(role)
     except Exception:  # noqa: BLE001 - card out: keep what the job knows
         pass
-    return ppad, [r for r, _ in ROLES if r in final]
+    return ppad, [r for r in ROLES if r in final]
+
+
+def _error_facts(job: Job) -> dict[str, object]:
+    """The job's error as facts for the templates (they word it: pin_texts.html)."""
+    pin_error = job.error_code in PIN_ERRORS
+    return {
+        "error_code": job.error_code,
+        "error_role": job.state.error_role if pin_error else None,
+        "retries_left": job.state.error_retries_left if pin_error else None,
+    }
 
 
 def _status_page(request: Request, job: Job) -> Response:
@@ -68,8 +78,9 @@ def _status_page(request: Request, job: Job) -> Response:
         refresh=2 if active else None,
         job_status=job.status.value,
         active=active,
-        message=job.message,
+        step=job.step,
         progress=job.progress,
+        **_error_facts(job),
     )
 
 
@@ -92,13 +103,12 @@ def _form_page(
             status=status,
             job_id=job.id,
             csrf=csrf,
-            names=[ROLE_NAMES[r] for r in final],
+            roles=final,
         )
     fields = [
-        {"role": role, "label": label, "ppad": ppad.get(role, False), "invalid": role in invalid}
-        for role, label in ROLES
+        {"role": role, "ppad": ppad.get(role, False), "invalid": role in invalid}
+        for role in ROLES
     ]
-    message = job.message if job.error_code else None
     return page(
         "pin_form.html",
         region(request),
@@ -106,11 +116,11 @@ def _form_page(
         job_id=job.id,
         csrf=csrf,
         fields=fields,
-        job_message=message,
         form_error=form_error,
-        final_try_names=[ROLE_NAMES[r] for r in final],
+        final_try_roles=final,
         pin_min=PIN_MIN,
         pin_max=PIN_MAX,
+        **_error_facts(job),
     )
 
 
@@ -158,14 +168,14 @@ async def pin_submit(request: Request, job_id: str) -> Response:
         if action != "start":
             return fail(request, "bad_form", AREA)
         ppad, final = _card_facts(request, job)
-        bad = tuple(r for r, _ in ROLES if not ppad.get(r) and not valid_pin(pins[r]))
+        bad = tuple(r for r in ROLES if not ppad.get(r) and not valid_pin(pins[r]))
         if bad:
             # Refused here, before the card sees anything: no try is spent.
             return _form_page(
                 request,
                 job,
                 session,
-                form_error=texts.PIN_FORMAT_ERROR.format(min=PIN_MIN, max=PIN_MAX),
+                form_error="pin_format",
                 invalid=bad,
                 status=422,
             )

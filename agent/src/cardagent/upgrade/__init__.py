@@ -10,7 +10,9 @@ The parts, one job each:
 * ``pins.py``      PIN policy: counters first, the final try only when confirmed;
 * ``runner.py``    threads, one run per card, card pulled out, failures, restart recovery;
 * ``manager.py``   start, view and submit (the API and the PIN page);
-* ``steps.py``     the steps in order and their progress; ``texts.py`` every Swedish text.
+* ``steps.py``     the steps in order and their progress.
+
+No Swedish here: the API gives codes and facts; the PIN page's words are in its templates.
 
 The PIN page itself (tokens, page sessions, Jinja2 templates) is in cardagent/pages/.
 """

@@ -5,26 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from cardagent.errors import AgentError
-from cardagent.upgrade import texts
+
+# Why POST /v1/upgrade refuses: the code (the bot words it) and English for developers.
+REFUSALS = {
+    "no_card": "No card in the reader.",
+    "not_a_siths_card": "The card in the reader is not a SITHS card.",
+    "not_upgradable": "The card is not an old SITHS card that can be upgraded (see card_state).",
+    "enrollment_not_configured": "No enrollment service configured ([upgrade] est_url).",
+    "missing_pin_token": "The card lacks the legitimering or the underskrift PIN token.",
+    "old_without_hsa_id": "The card's old certificates carry no HSA-id.",
+    "pin_blocked": "A PIN of the card is blocked (see error_role).",
+}
 
 
 class UpgradeRefused(AgentError):
-    """POST /v1/upgrade refused: ``code`` and the Swedish ``message`` go to the caller."""
+    """POST /v1/upgrade refused: ``code`` (one of :data:`REFUSALS`) goes to the caller."""
 
     code = "not_upgradable"
     status = 409
-    message_sv = texts.REFUSALS["default"]
 
-    def __init__(
-        self, code: str, message: str, detail: str = "", status: int = 409, **extra: Any
-    ) -> None:
+    def __init__(self, code: str, detail: str = "", status: int = 409, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.code = code
-        self.message_sv = message
+        self.message = REFUSALS[code]
         self.status = status
 
 
 class JobNotFound(AgentError):
     code = "job_not_found"
     status = 404
-    message_sv = texts.JOB_NOT_FOUND
+    message = "No such upgrade job."

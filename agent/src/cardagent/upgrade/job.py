@@ -4,6 +4,9 @@ Lifecycle: ``waiting_for_pin`` -> ``running`` (<-> ``waiting_for_card``) -> ``su
 ``rolled_back`` | ``failed`` | ``cancelled``. The first three are *active*; the store allows
 one active job per card. The state is stored as JSON in ``jobs.state`` (cardagent/store.py);
 its keys are those of the agent's earlier versions, so a job survives an agent update.
+
+A job holds no text: its status, step, progress and error code are facts; the bot and the
+PIN page's templates word them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class JobStatus(StrEnum):
 
 ACTIVE = frozenset({JobStatus.WAITING_FOR_PIN, JobStatus.RUNNING, JobStatus.WAITING_FOR_CARD})
 FINAL = frozenset(JobStatus) - ACTIVE
+
+# The error codes that concern one PIN (the job's error_role).
+PIN_ERRORS = frozenset({"wrong_pin", "pin_final_try", "pin_blocked"})
 
 
 class Phase(StrEnum):
@@ -91,6 +97,10 @@ class JobState(_Record):
     new_moduli: list[str] = Field(default_factory=list)  # keys this job generated
     pins: dict[str, PinInfo] = Field(default_factory=dict)
     certificates: list[NewCertificate] = Field(default_factory=list)
+    # The PIN the job's last PIN error (wrong_pin, pin_final_try, pin_blocked) concerns, and
+    # its tries left then; the API shows them only while error_code is such an error.
+    error_role: str | None = None
+    error_retries_left: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -103,7 +113,6 @@ class Job(_Record):
     step: str | None = None
     progress: int = 0
     error_code: str | None = None
-    message: str = ""
     state: JobState
     created_at: float | None = None
     updated_at: float | None = None

@@ -10,7 +10,6 @@ from enum import Enum
 from typing import Any
 
 from cardagent.store import Store
-from cardagent.upgrade import texts
 from cardagent.upgrade.errors import JobNotFound
 from cardagent.upgrade.job import Job, JobState, JobStatus, PinInfo
 
@@ -62,7 +61,6 @@ class JobStore:
                 "id": job_id,
                 "card_key": card_key,
                 "status": JobStatus.WAITING_FOR_PIN.value,
-                "message": texts.status_message(JobStatus.WAITING_FOR_PIN),
                 "state": state.to_json(),
             },
         )
@@ -88,7 +86,8 @@ class JobStore:
         left: int | None = None,
         pins: dict[str, PinInfo] | None = None,
     ) -> None:
-        """Back to waiting for the PINs, with the reason (``code``) as the message.
+        """Back to waiting for the PINs, with the reason (``code``) and, for a PIN error, the
+        PIN it concerns (``role``) and its tries left (``left``).
 
         The page session (cookie) slides with every page request, so the person's open page
         keeps working; a page never opened still has its unspent link."""
@@ -97,31 +96,30 @@ class JobStore:
             return
         state = job.state
         if pins is not None:
-            state.pins = pins
-        self.update(
-            job_id,
-            status=JobStatus.WAITING_FOR_PIN,
-            error_code=code,
-            message=texts.error_message(code, role, left),
-            state=state,
-        )
+            state.pins = {**state.pins, **pins}
+        state.error_role, state.error_retries_left = role, left
+        self.update(job_id, status=JobStatus.WAITING_FOR_PIN, error_code=code, state=state)
 
     def finish(
         self,
         job_id: str,
         status: JobStatus,
         code: str | None = None,
-        message: str | None = None,
+        role: str | None = None,
+        left: int | None = None,
     ) -> None:
-        if message is None:
-            message = texts.status_message(status) if code is None else texts.error_message(code)
+        """End the job; ``role``/``left`` as in :meth:`to_waiting` for a PIN error."""
         fields: dict[str, Any] = {
             "status": status,
             "active": 0,
             "error_code": code,
-            "message": message,
             "finished_at": time.time(),
         }
+        if role is not None or left is not None:
+            job = self.get(job_id)
+            if job is not None:
+                job.state.error_role, job.state.error_retries_left = role, left
+                fields["state"] = job.state
         if status == JobStatus.SUCCEEDED:
             fields["progress"] = 100
             fields["step"] = "remove_old"

@@ -19,9 +19,9 @@ from cardagent.pages.links import PageLinks
 from cardagent.service import CardService, card_key_of
 from cardagent.settings import Settings
 from cardagent.store import Store
-from cardagent.upgrade import plan, steps, texts
+from cardagent.upgrade import plan, steps
 from cardagent.upgrade.errors import UpgradeRefused
-from cardagent.upgrade.job import Job, JobStatus
+from cardagent.upgrade.job import PIN_ERRORS, Job, JobStatus
 from cardagent.upgrade.jobstore import JobStore
 from cardagent.upgrade.runner import JobRunner, StepHook, WriterFactory
 
@@ -72,30 +72,26 @@ class UpgradeManager:
         """Create the upgrade job for the card in the reader (or return its active job)."""
         reading = self.service.read()
         if reading.card_reader is None:
-            raise UpgradeRefused("no_card", texts.REFUSALS["no_card"])
+            raise UpgradeRefused("no_card")
         key = card_key_of(reading)
         if key is None:
-            raise UpgradeRefused("not_a_siths_card", texts.REFUSALS["not_a_siths_card"])
+            raise UpgradeRefused("not_a_siths_card")
         existing = self.jobs.active_for(key)
         if existing:
             return self._again(existing), False
         c = reading.classification
         base = c.base_state or c.state
         if c.state == "pin_blocked":
-            role = (c.facts.get("blocked_pins") or ["legitimering"])[0]
-            raise UpgradeRefused("pin_blocked", texts.error_message("pin_blocked", role))
+            blocked = list(c.facts.get("blocked_pins") or [])
+            raise UpgradeRefused(
+                "pin_blocked",
+                error_role=blocked[0] if len(blocked) == 1 else None,
+                blocked_pins=blocked,
+            )
         if base != "not_upgraded" or c.state == "expired":
-            raise UpgradeRefused(
-                "not_upgradable",
-                texts.REFUSALS["not_upgradable"] + c.explanation,
-                card_state=c.state,
-            )
+            raise UpgradeRefused("not_upgradable", card_state=c.state, base_state=c.base_state)
         if not self.settings.upgrade.est_url:
-            raise UpgradeRefused(
-                "enrollment_not_configured",
-                texts.REFUSALS["enrollment_not_configured"],
-                status=503,
-            )
+            raise UpgradeRefused("enrollment_not_configured", status=503)
         state = plan.initial_state(reading)
         job_id = secrets.token_hex(8)
         try:
@@ -124,14 +120,15 @@ class UpgradeManager:
         st = job.state
         # Viewing never mints a link: the same URL until the page is opened, then token-less.
         url = self.links.url(job_id) if job.status == JobStatus.WAITING_FOR_PIN else None
+        pin_error = job.error_code in PIN_ERRORS
         return {
             "job_id": job.id,
             "type": "upgrade",
             "status": job.status.value,
-            "message": job.message,
             "error_code": job.error_code,
+            "error_role": st.error_role if pin_error else None,
+            "retries_left": st.error_retries_left if pin_error else None,
             "step": job.step,
-            "step_title": texts.STEP_TITLES.get(job.step or ""),
             "progress": job.progress,
             "steps": steps.step_list(job.status, job.step),
             "pin_page_url": url,
@@ -169,7 +166,6 @@ class UpgradeManager:
                 status=JobStatus.CANCELLED,
                 active=0,
                 error_code=None,
-                message=texts.status_message(JobStatus.CANCELLED),
                 finished_at=time.time(),
             )
             return "cancelled" if ok else "not_waiting"
@@ -178,7 +174,6 @@ class UpgradeManager:
             expect=_WAITING,
             status=JobStatus.RUNNING,
             error_code=None,
-            message=texts.running_message("check_card"),
         ):
             return "not_waiting"
         self.runner.start(job_id, pins, confirm_final_try, cancel)

@@ -30,7 +30,6 @@ from cardagent.cardobjects import TokenObject, cert_modulus_hash, fingerprint
 from cardagent.certinfo import CertInfo
 from cardagent.est import Expected
 from cardagent.service import CardReading, card_key_of, token_role
-from cardagent.upgrade import texts
 from cardagent.upgrade.errors import UpgradeRefused
 from cardagent.upgrade.job import CardRef, JobState, NewCertificate, OldSet
 
@@ -83,12 +82,12 @@ def initial_state(reading: CardReading) -> JobState:
             if info.ca_family == FAMILY_LEGACY:
                 old.append((raw, info))
     if set(serials) != set(ROLES):
-        raise UpgradeRefused("not_upgradable", texts.REFUSALS["missing_pin_token"])
+        raise UpgradeRefused("missing_pin_token")
     auth = next((o for o in old if o[1].purpose == "authentication"), None) or (
         old[0] if old else None
     )
     if auth is None or auth[1].identifier.kind != "hsa_id":
-        raise UpgradeRefused("not_upgradable", texts.REFUSALS["old_without_hsa_id"])
+        raise UpgradeRefused("old_without_hsa_id")
     cert = x509.load_der_x509_certificate(auth[0].der)
 
     def first(oid: x509.ObjectIdentifier) -> str:

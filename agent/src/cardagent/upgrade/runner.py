@@ -29,7 +29,7 @@ from cardagent.pcsc_probe import probe_card
 from cardagent.service import CardReading, CardService, card_key_of, token_role
 from cardagent.settings import Settings
 from cardagent.upgrade import pins as pin_policy
-from cardagent.upgrade import steps, texts
+from cardagent.upgrade import steps
 from cardagent.upgrade.job import CardRef, JobStatus, Phase, PinInfo
 from cardagent.upgrade.jobstore import JobStore
 from cardagent.upgrade.procedure import Procedure
@@ -124,8 +124,7 @@ class JobRunner:
             self._attempt(job_id, writer, procedure, pins, confirmed, cancel)
         except pin_policy.NeedPin as need:
             if need.code == "pin_blocked":
-                message = texts.error_message("pin_blocked", need.role)
-                self.jobs.finish(job_id, JobStatus.FAILED, "pin_blocked", message)
+                self.jobs.finish(job_id, JobStatus.FAILED, "pin_blocked", need.role, 0)
             else:
                 info = None
                 if need.left is not None:
@@ -210,7 +209,6 @@ class JobRunner:
             expect=(JobStatus.RUNNING,),
             step=step,
             progress=steps.progress(step, index),
-            message=texts.running_message(step),
         )
         if self.step_hook is not None:
             self.step_hook(job_id, steps.checkpoint_label(step, index))
@@ -241,7 +239,6 @@ class JobRunner:
             expect=(JobStatus.RUNNING,),
             status=JobStatus.WAITING_FOR_CARD,
             error_code="card_removed",
-            message=texts.status_message(JobStatus.WAITING_FOR_CARD),
         )
         card = self.jobs.state(job_id).card
         deadline = time.monotonic() + self.settings.upgrade.card_wait_s
@@ -252,7 +249,6 @@ class JobRunner:
                     job_id,
                     status=JobStatus.RUNNING,
                     error_code=None,
-                    message=texts.running_message(texts.RESUMING),
                 )
                 return True
             except (CardRemoved, PcscError):

@@ -1,12 +1,11 @@
 """The steps of a job in order, the progress each one stands for, and the step list the API
-shows (titles: cardagent/upgrade/texts.py)."""
+shows (names only: the PIN page's template titles them, templates/pin_texts.html)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cardagent.upgrade.job import JobStatus
-from cardagent.upgrade.texts import STEP_TITLES
 
 STEPS: tuple[str, ...] = (
     "check_card",
@@ -43,7 +42,7 @@ def checkpoint_label(step: str, index: int = 0) -> str:
 
 
 def step_list(status: JobStatus, step: str | None) -> list[dict[str, Any]]:
-    """Every step with its title and ``pending``, ``running``, ``done`` or ``failed``."""
+    """Every step with ``pending``, ``running``, ``done`` or ``failed``."""
     current = STEP_INDEX.get(step or "", -1)
     out = []
     for i, name in enumerate(STEPS):
@@ -55,5 +54,5 @@ def step_list(status: JobStatus, step: str | None) -> list[dict[str, Any]]:
             s = "failed"
         else:
             s = "pending"
-        out.append({"name": name, "title": STEP_TITLES[name], "status": s})
+        out.append({"name": name, "status": s})
     return out

@@ -1,7 +1,7 @@
 """``/v1/puk-orders``: PUK orders.
 
-A request only proposes an order; it is placed only when the person clicks "Beställ" on the
-agent's order page (cardagent/pages/orders.py).
+A request only proposes an order; it is placed only when the person clicks the order button
+on the agent's order page (cardagent/pages/orders.py).
 """
 
 from __future__ import annotations
