@@ -69,6 +69,19 @@ def test_every_response_has_exactly_one_row_and_every_row_a_response(
     assert problems == [], "\n".join(problems)
 
 
+TEMPLATE_ROW = re.compile(r"^\|\s*`([\w-]+\.html)`\s*\|", re.M)
+
+
+def test_every_page_template_has_exactly_one_row() -> None:
+    """The card program's own pages: one row per template, none for a template that is gone."""
+    rows = Counter(TEMPLATE_ROW.findall(SOURCES.read_text(encoding="utf-8")))
+    templates = {p.name for p in (AGENT_SRC / "templates").glob("*.html")}
+    problems = [f"no row for {t}" for t in sorted(templates - set(rows))]
+    problems += [f"row for {t}, which is not a template" for t in sorted(set(rows) - templates)]
+    problems += [f"{c} rows for {t}" for t, c in sorted(rows.items()) if c > 1]
+    assert problems == [], "\n".join(problems)
+
+
 def test_every_row_names_its_source(rows: List[Tuple[str, str]]) -> None:
     bare = [name for name, cell in rows if not any(kind in cell for kind in KINDS)]
     assert bare == [], f"rows without FAQ / card fact / UI text / site setting: {bare}"
