@@ -42,7 +42,6 @@ FAILED_RESPONSES = {
     "enrollment_rejected": "utter_upgrade_failed_rejected",
     "certificate_check_failed": "utter_upgrade_failed_check",
     "pin_blocked": "utter_upgrade_failed_pin_blocked",
-    "pin_page_expired": "utter_upgrade_page_expired",
     "token_error": "utter_upgrade_failed_card_error",
     "card_object_unidentified": "utter_upgrade_failed_unidentified",
 }

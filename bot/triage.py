@@ -263,7 +263,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def masked_warning() -> Any:
     from rich.text import Text
 
-    return Text("Koden/personnumret togs bort. Be aldrig om PIN-kod, PUK-kod eller "
+    return Text("Koden/personnumret togs bort. Be aldrig om koder, PUK-kod eller "
                 "personnummer.", style="bold red")
 
 

@@ -84,7 +84,6 @@ def test_when_the_page_fails_the_chat_says_what_happened(agent):
         ({"status": "rolled_back", "error_code": "token_error"}, "utter_upgrade_failed_card_error"),
         ({"status": "failed", "error_code": "card_object_unidentified"},
          "utter_upgrade_failed_unidentified"),
-        ({"status": "cancelled", "error_code": "pin_page_expired"}, "utter_upgrade_page_expired"),
         ({"status": "cancelled", "error_code": None}, "utter_upgrade_cancelled"),
         ({"status": "failed", "error_code": "something_new"}, "utter_upgrade_failed"),
         ({"status": "succeeded"}, "utter_upgrade_done"),

@@ -166,7 +166,7 @@ def test_the_whole_upgrade_conversation_ends_with_an_upgraded_card(world):
     world.insert("old")
     who = sender()
     world.chat(who, "uppgradera mitt kort nu")
-    assert "Har du dem" in joined(world.chat(who, "ja"))
+    assert "Har du båda" in joined(world.chat(who, "ja"))
     started = world.chat(who, "ja")
     text = joined(started)
     # Nothing has started before the codes are typed on the agent's page.

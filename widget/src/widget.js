@@ -51,7 +51,7 @@ const T = {
   reconnecting: "Anslutningen bröts. Försöker igen …",
   unreachable: "Kan inte nå chatten just nu. Försöker igen …",
   noAnswer: "Inget svar just nu. Försök igen om en stund.",
-  note: "Skriv aldrig PIN-kod, PUK-kod eller personnummer i chatten.",
+  note: "Skriv aldrig dina koder, din PUK-kod eller ditt personnummer i chatten.",
   replies: "Svarsalternativ",
   log: "Konversation",
   image: "Bild från SITHS-hjälpen",
