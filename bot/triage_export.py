@@ -45,7 +45,7 @@ CASE_TITLES = {
     "pin_blocked_both": "Båda koderna spärrade",
     "pin_blocked_unknown": "En spärrad kod (vilken framgår inte)",
     "not_upgraded": "Bara gamla certifikat, före sista dagen för uppgradering",
-    "not_upgraded_choice": "Bara gamla certifikat, kortet går ut snart: uppgradera eller vänta på nytt kort",
+    "not_upgraded_choice": "Bara gamla certifikat, går ut snart: uppgradera eller vänta",
     "not_upgraded_too_late": "Bara gamla certifikat, efter sista dagen för uppgradering",
     "expiring_soon": "Certifikaten går snart ut",
     "upgraded": "Uppgraderat",
