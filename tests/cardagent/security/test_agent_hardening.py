@@ -197,7 +197,7 @@ def test_agent_refuses_to_start_with_a_planted_token(data_dir: Path, attacker_fi
     except subprocess.TimeoutExpired:
         pytest.fail("the agent started with a planted token file")
     assert proc.returncode == 2, proc.stderr
-    assert "Kortagenten startar inte" in proc.stderr and "symlink" in proc.stderr
+    assert "Kortprogrammet startar inte" in proc.stderr and "symlink" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

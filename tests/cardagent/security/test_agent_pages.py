@@ -164,7 +164,7 @@ def test_puk_order_placed_only_by_clicking_bestall(agent, receiver, context, fre
     text = page.inner_text("body")
     assert "Kortprogrammet på den här datorn" in text and REGION in text
     # the cost as the FAQ states it, and the card it is for (facts the agent read)
-    assert "ca 200 kr" in text and "verksamhet du arbetar inom" in text
+    assert "ca 200 kr" in text and "verksamhet du jobbar inom" in text
     assert "SE1234567890-TEST0000001" in text and "Testregionen" in text
     assert order["card"]["serial"] in text
     # a second tab with the same form (a stale copy to resubmit later)
