@@ -6,8 +6,9 @@ missing: the pages then show "Kortprogrammet på den här datorn" without a regi
 
 ``--link NAME`` prints ``links.NAME`` instead (e.g. ``order_codes_manual``, the manual for
 ordering codes that the agent's order page links to: ``CARDAGENT_PUK_ORDER_MANUAL_URL``).
-An example value (a host under example.org/.com/.net or .example, RFC 2606) prints nothing:
-the agent's pages never show a placeholder link as if it were the region's.
+An example value (tagged ``!example`` in site.yml, or a host under example.org/.com/.net or
+.example, RFC 2606) prints nothing: the agent's pages never show a placeholder link as if it
+were the region's.
 
 Usage: ``python -m devtools.site_region [--link NAME] [path]`` (default: $SITE_CONFIG or
 site.yml).
@@ -25,12 +26,23 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net", "example")
 
 
+class Example(str):
+    """A value site.yml tags ``!example`` (a placeholder the region replaces)."""
+
+
 def _site(path: Path | None) -> dict[str, Any]:
     import yaml
 
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def example(loader: yaml.SafeLoader, node: yaml.Node) -> Example:
+        return Example(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+    Loader.add_constructor("!example", example)
     path = path or Path(os.environ.get("SITE_CONFIG") or REPO_DIR / "site.yml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -51,8 +63,10 @@ def link(name: str, path: Path | None = None) -> str:
     """``links.<name>`` from the site settings; "" when missing or an example value."""
     links = _site(path).get("links")
     value = links.get(name) if isinstance(links, dict) else None
-    url = str(value).strip() if value else ""
-    return "" if not url or is_example_url(url) else url
+    if not value or isinstance(value, Example):
+        return ""
+    url = str(value).strip()
+    return "" if is_example_url(url) else url
 
 
 def main(argv: list[str] | None = None) -> int:

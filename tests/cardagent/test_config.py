@@ -429,17 +429,23 @@ def test_demo_card_leaves_a_foreign_config_alone(tmp_path: Path) -> None:
 
 def test_site_links_for_the_agent(tmp_path: Path) -> None:
     """The order page's manual link comes from site.yml, never an example value."""
-    from devtools.site_region import is_example_url, link, main
+    from devtools.site_region import is_example_url, link, main, region_name
 
     site = tmp_path / "site.yml"
     site.write_text(
+        "region_name: Region Halland\n"
         "links:\n"
         "  order_codes_manual: https://intranet.region.test/siths/manual\n"
-        "  help: https://intranat.example.org/siths/hjalp  # EXAMPLE\n",
+        "  help: https://intranat.example.org/siths/hjalp\n"
+        "  puk_order: !example https://intranet.region.test/siths/puk\n",
         encoding="utf-8",
     )
     assert link("order_codes_manual", site) == "https://intranet.region.test/siths/manual"
     assert link("help", site) == "" and link("missing", site) == ""
+    assert link("puk_order", site) == ""  # tagged as an example in site.yml
+    assert region_name(site) == "Region Halland"  # the tags do not hide the rest
     assert is_example_url("https://example.com/x") and is_example_url("http://a.example/")
     assert not is_example_url("https://example.org.region.se/x")
     assert main(["--link"]) == 2
+    # the project's own site.yml (examples tagged !example) still gives the region's name
+    assert region_name(REPO / "site.yml") != ""
