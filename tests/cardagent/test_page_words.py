@@ -259,6 +259,15 @@ def order_confirm(manual_url: str | None) -> str:
     )
 
 
+def test_codes_are_typed_only_on_the_page_for_the_codes() -> None:
+    typed_here = "Koderna skrivs bara på den här sidan"
+    assert typed_here in words_ok(pin_form())
+    assert typed_here in words_ok(pin_status("running"))
+    assert typed_here not in words_ok(order_confirm(None))
+    error = render_html("error.html", REGION, error="internal", area="pin", refresh=None)
+    assert typed_here not in words_ok(error) and "Skriv aldrig dina koder i chatten." in error
+
+
 def test_order_page_states_the_cost_once_and_invents_no_delivery() -> None:
     text = words_ok(order_confirm(None))
     assert "En ny PUK-kod kostar ca 200 kr." in text
