@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     step TEXT,
     progress INTEGER NOT NULL DEFAULT 0,
     error_code TEXT,
-    message TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',  -- unused: a job holds facts only (kept for old files)
     state TEXT NOT NULL DEFAULT '{}',
     page_token_hash TEXT,
     page_expires REAL,
@@ -121,15 +121,14 @@ class Store:
     def insert_job(self, db: sqlite3.Connection, job: dict[str, Any]) -> None:
         now = time.time()
         db.execute(
-            "INSERT INTO jobs (id, card_key, status, active, step, progress, message, state, "
+            "INSERT INTO jobs (id, card_key, status, active, step, progress, state, "
             "page_token_hash, page_expires, created_at, updated_at) "
-            "VALUES (?, ?, ?, 1, ?, 0, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, 1, ?, 0, ?, ?, ?, ?, ?)",
             (
                 job["id"],
                 job["card_key"],
                 job["status"],
                 job.get("step"),
-                job.get("message", ""),
                 json.dumps(job.get("state", {})),
                 job.get("page_token_hash"),
                 job.get("page_expires"),
