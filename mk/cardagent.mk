@@ -21,9 +21,11 @@ demo-card-list: setup-demo
 demo-card-stop: setup-demo
 	$(AGENT_PY) -m devtools.demo_card --stop
 
-# The agent's pages show the region's name from site.yml (unless CARDAGENT_REGION_NAME is set).
+# The agent's pages show the region's name from site.yml (unless CARDAGENT_REGION_NAME is set)
+# and link its manual for ordering codes (unless CARDAGENT_PUK_ORDER_MANUAL_URL is set).
 cardagent: setup
 	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m devtools.site_region)}" \
+	CARDAGENT_PUK_ORDER_MANUAL_URL="$${CARDAGENT_PUK_ORDER_MANUAL_URL:-$$($(PY) -m devtools.site_region --link order_codes_manual)}" \
 	  $(AGENT_PY) -m cardagent
 
 bench-cardagent: setup-test

@@ -49,6 +49,9 @@ export BOT_ALLOWED_ORIGINS="${BOT_ALLOWED_ORIGINS:-http://127.0.0.1:$WIDGET_PORT
 # data folder. The agent's pages show the region's name from site.yml.
 CARDAGENT_REGION_NAME="${CARDAGENT_REGION_NAME:-$(.venv/bin/python -m devtools.site_region "$SITE_CONFIG")}"
 export CARDAGENT_REGION_NAME
+# Its order page links the FAQ's manual for ordering codes (nothing for an example link).
+CARDAGENT_PUK_ORDER_MANUAL_URL="${CARDAGENT_PUK_ORDER_MANUAL_URL:-$(.venv/bin/python -m devtools.site_region --link order_codes_manual "$SITE_CONFIG")}"
+export CARDAGENT_PUK_ORDER_MANUAL_URL
 CARDAGENT_TOKEN_FILE="${CARDAGENT_TOKEN_FILE:-$(.venv-agent/bin/python -m cardagent --print-token-file)}"
 CARDAGENT_URL="${CARDAGENT_URL:-http://127.0.0.1:${CARDAGENT_PORT:-8765}}"
 export CARDAGENT_TOKEN_FILE CARDAGENT_URL
