@@ -16,12 +16,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cardagent.certinfo import parse_certificate
 from cardagent.classify import classify
 from cardagent.pcsc import ReaderState
 from cardagent.pcsc_probe import ProbeResult
 from cardagent.pkcs11_reader import RawCertificate, TokenData
-from cardagent.service import CardReading, CardService, TokenView, pin_status
+from cardagent.service import CardReading, CardService, TokenView, token_view
 from cardagent.settings import Settings
 from devtools.cards import ATR, MAX_PIN_TRIES, PROFILES, CardProfile
 from devtools.pki import TestPKI
@@ -122,19 +121,7 @@ class MemoryCardService(CardService):
                 tuple(t.serial for t in raw_tokens),
                 dict(self.tries),
             )
-            for token in raw_tokens:
-                certs = [
-                    parse_certificate(
-                        c.der,
-                        token_label=token.label,
-                        token_serial=token.serial,
-                        label=c.label,
-                        id_hex=c.id_hex,
-                        mapping=self.settings.assurance,
-                    )
-                    for c in token.certificates
-                ]
-                views.append(TokenView(token, pin_status(token, probe, MAX_PIN_TRIES), certs))
+            views = [token_view(t, probe, MAX_PIN_TRIES, self.settings) for t in raw_tokens]
         certs = [c for v in views for c in v.certificates]
         warn_days = (
             self.settings.expiry_warning_days

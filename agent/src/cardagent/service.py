@@ -62,6 +62,24 @@ class TokenView:
     certificates: list[CertInfo]
 
 
+def token_view(
+    token: TokenData, probe: ProbeResult | None, max_tries: int, settings: Settings
+) -> TokenView:
+    """One token as read: its PIN's status and its parsed certificates."""
+    parsed = [
+        parse_certificate(
+            c.der,
+            token_label=token.label,
+            token_serial=token.serial,
+            label=c.label,
+            id_hex=c.id_hex,
+            mapping=settings.assurance,
+        )
+        for c in token.certificates
+    ]
+    return TokenView(token, pin_status(token, probe, max_tries), parsed)
+
+
 @dataclass
 class CardReading:
     readers: list[ReaderState]
@@ -157,25 +175,8 @@ class CardService:
         if wanted and {t.serial for t in raw} != wanted:
             self.pkcs11.refresh()
             raw = self.pkcs11.read_tokens(wanted)
-        views = []
-        for token in raw:
-            parsed = [
-                parse_certificate(
-                    c.der,
-                    token_label=token.label,
-                    token_serial=token.serial,
-                    label=c.label,
-                    id_hex=c.id_hex,
-                    mapping=self.settings.assurance,
-                )
-                for c in token.certificates
-            ]
-            views.append(
-                TokenView(
-                    token, pin_status(token, probe, self.settings.probe.max_pin_tries), parsed
-                )
-            )
-        return views
+        max_tries = self.settings.probe.max_pin_tries
+        return [token_view(token, probe, max_tries, self.settings) for token in raw]
 
     def _ensure_still_present(self, card_reader: ReaderState) -> None:
         """A card pulled out while we read must not yield a stale answer."""
