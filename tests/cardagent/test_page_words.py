@@ -67,6 +67,8 @@ FORBIDDEN = [
     r"[a-zåäö], kontakta",  # an English-style comma before the main clause
     r"reservkort",
     r"\bcert\b",
+    r"\w: [a-zåäö]",  # "X: gör Y" where Swedish wants a subordinate clause
+    r"[Kk]ortet gav",  # an anglicism ("the card gave an error")
 ]
 
 
@@ -143,6 +145,7 @@ def test_the_check_catches_what_it_should() -> None:
         "<p>Behöver du hjälp, kontakta Servicecenter.</p>",
         "<p>Kontakta IT-support.</p>",
         "<p>Ta ur kortet.</p>",
+        "<p>Går det inte: börja om från chatten.</p>",
     ):
         with pytest.raises(AssertionError):
             words_ok(bad)
@@ -153,8 +156,13 @@ def test_pin_form_before_any_code() -> None:
     text = words_ok(pin_form())
     assert "Legitimeringskod" in text and "Signeringskod" in text
     # nothing has started before the codes are typed
-    assert "börjar först när du har skrivit dina koder" in text
-    assert "har startat" not in text and "uppgraderar ditt" not in text
+    assert "börjar först när du har skrivit in dina koder" in text
+    assert "har startat" not in text and "Kortprogrammet uppgraderar" not in text
+    assert "Skriv in din legitimeringskod och din signeringskod." in text
+    # the certificates in the plural throughout (the old pair goes, two new ones come)
+    assert "De gamla certifikaten på kortet ersätts med två nya" in text
+    hint = "Koden ska vara 4–12 siffror. Koderna används bara här på datorn och sparas inte."
+    assert hint in text
     # no codes at hand: look for them first, no PUK order pushed
     assert "Leta upp kuvertet" in text
     assert "beställ" not in text.lower() and "PUK" not in text
@@ -170,17 +178,28 @@ def test_wrong_pin_is_a_whole_sentence_per_code(role: str | None, left: int | No
         None: "En av koderna var fel.",
     }[role]
     tries = f" Du har {left} försök kvar." if left else ""
-    assert f"{first}{tries} Skriv dina koder igen." in text
+    assert f"{first}{tries} Skriv in dina koder igen." in text
 
 
 @pytest.mark.parametrize("code", WAITING_CODES[1:])
 def test_waiting_again_says_why(code: str) -> None:
     text = words_ok(pin_form(error_code=code))
-    assert re.search(r"skriv (sedan )?dina koder igen", text.lower())
+    assert re.search(r"skriv (sedan )?in dina koder", text.lower())
+    assert "Skriv dina koder" not in text
     if code in ("card_removed", "agent_restarted"):
         assert "Kortet fungerar som förut" in text
     if code == "card_removed":
-        assert "Kortet togs ut" in text
+        assert "Kortet togs ut" in text and "Sätt i samma SITHS-kort igen" in text
+    if code == "card_busy":
+        assert "Kortet var upptaget av en annan uppgradering" in text
+
+
+@pytest.mark.parametrize("role", ROLES[:2])
+def test_pin_pad_reader_is_a_whole_sentence_per_code(role: str) -> None:
+    fields = [{"role": role, "ppad": True, "invalid": False}]
+    text = words_ok(pin_form(fields=fields))
+    code = {"legitimering": "Legitimeringskoden", "underskrift": "Signeringskoden"}[role]
+    assert f"{code} skriver du in på kortläsarens knappsats när läsaren ber om den." in text
 
 
 def test_final_try_step_and_note() -> None:
@@ -192,7 +211,9 @@ def test_final_try_step_and_note() -> None:
     assert f"Kortprogrammet på den här datorn ¶ {REGION}" in one
     assert "Koden spärras om den blir fel" in one
     assert "Signeringskoden har bara ett försök kvar. Blir den fel en gång till spärras den." in one
-    assert "välja nya koder med hjälp av din PUK-kod" in one
+    assert "Är du osäker på koden kan du avbryta och först leta upp kuvertet med dina koder." in one
+    assert "Spärras koden kan du välja nya koder med din PUK-kod." in one
+    assert "Jag är säker på koden – fortsätt" in one
     assert "beställ" not in one.lower() and "kr" not in one.split()
     both = words_ok(
         render_html(
@@ -205,14 +226,22 @@ def test_final_try_step_and_note() -> None:
         )
     )
     assert "Koderna spärras om de blir fel" in both
-    assert "Både legitimeringskoden och signeringskoden har bara ett försök kvar." in both
+    assert (
+        "Både legitimeringskoden och signeringskoden har bara ett försök kvar. "
+        "Blir någon av dem fel en gång till spärras den." in both
+    )
+    assert "Spärras en av koderna kan du välja nya koder med din PUK-kod." in both
+    assert "Jag är säker på koderna – fortsätt" in both
     note = words_ok(pin_form(final_try_roles=["legitimering"], error_code="pin_final_try"))
     assert "Legitimeringskoden har bara ett försök kvar." in note
 
 
 def test_pin_format_error_is_worded_in_the_template() -> None:
     text = words_ok(pin_form(form_error="pin_format"))
-    assert "bara innehålla siffrorna 0–9, 4–12 siffror. Inget skickades till kortet." in text
+    assert (
+        "En kod ska vara 4–12 siffror och får bara innehålla siffrorna 0–9. "
+        "Inget skickades till kortet. Skriv in dina koder igen." in text
+    )
 
 
 @pytest.mark.parametrize("step", [*STEPS, None])
@@ -224,9 +253,12 @@ def test_running_names_the_step(step: str | None) -> None:
 
 
 def test_waiting_for_card_and_the_good_ends() -> None:
-    assert "Sätt i samma kort igen" in words_ok(pin_status("waiting_for_card"))
+    waiting = words_ok(pin_status("waiting_for_card"))
+    assert "Sätt i samma kort igen" in waiting and "Sätt i samma SITHS-kort igen" in waiting
+    assert "Ta inte ut kortet" not in waiting  # it is out
     done = words_ok(pin_status("succeeded"))
     assert "Uppgraderingen är klar" in done and "HSA-id" in done and "personnummer" in done
+    assert "De gamla certifikaten är borttagna. Nu kan du ta ut kortet." in done
     assert "Servicecenter" not in done
     assert "Kortet fungerar som förut" in words_ok(pin_status("cancelled"))
 
@@ -238,11 +270,25 @@ def test_failures_say_what_is_known_and_point_to_servicecenter(code: str, status
         text = words_ok(pin_status(status, error_code=code, error_role=role))
         assert "Uppgraderingen blev inte klar" in text and "Servicecenter" in text
         assert text.count("Servicecenter") == 1
-    if code == "pin_blocked":
-        text = words_ok(pin_status(status, error_code=code, error_role="underskrift"))
-        assert "Signeringskoden är spärrad, så uppgraderingen kunde inte göras." in text
-        assert "Med hjälp av din PUK-kod kan du välja nya koder." in text
-        assert "beställ" not in text.lower()
+        # Servicecenter as the next step only where nothing else is; else as help
+        then = {
+            "enrollment_rejected",
+            "certificate_check_failed",
+            "card_object_unidentified",
+        }
+        assert ("Kontakta Servicecenter." in text) == (code in then)
+    text = words_ok(pin_status(status, error_code=code, error_role="underskrift"))
+    said = {
+        "pin_blocked": "Signeringskoden är spärrad, så uppgraderingen kunde inte göras. "
+        "Du kan välja nya koder med din PUK-kod.",
+        "enrollment_rejected": "Certifikattjänsten godkände inte uppgraderingen.",
+        "token_error": "Det blev ett oväntat fel med kortet, så uppgraderingen blev inte klar.",
+        "card_object_unidentified": "Uppgraderingen stoppades eftersom något på kortet inte "
+        "gick att känna igen säkert. Inget på kortet har ändrats, och dina gamla certifikat "
+        "finns kvar.",
+    }
+    assert said.get(code, "") in text
+    assert "beställ" not in text.lower()
 
 
 def order_confirm(manual_url: str | None) -> str:
@@ -260,7 +306,7 @@ def order_confirm(manual_url: str | None) -> str:
 
 
 def test_codes_are_typed_only_on_the_page_for_the_codes() -> None:
-    typed_here = "Koderna skrivs bara på den här sidan"
+    typed_here = "Koderna skrivs bara in på den här sidan"
     assert typed_here in words_ok(pin_form())
     assert typed_here in words_ok(pin_status("running"))
     assert typed_here not in words_ok(order_confirm(None))
@@ -270,8 +316,14 @@ def test_codes_are_typed_only_on_the_page_for_the_codes() -> None:
 
 def test_order_page_states_the_cost_once_and_invents_no_delivery() -> None:
     text = words_ok(order_confirm(None))
-    assert "En ny PUK-kod kostar ca 200 kr." in text
-    assert "den verksamhet du jobbar inom" in text
+    assert (
+        "En ny PUK-kod kostar ca 200 kr, och det är den verksamhet du jobbar inom som betalar."
+        in text
+    )
+    # the person has chosen to order: a plain fact, not "försök verkligen"
+    assert "Hittar du kuvertet med dina koder behöver du ingen ny PUK-kod." in text
+    assert "verkligen" not in text
+    assert "Namn ¶ Tessa Testsson" in text
     assert len(re.findall(r"\bkr\b", text)) == 1 and "200" not in text.replace("ca 200 kr", "")
     assert "manual" not in text and "brev" not in text and "post" not in text.lower()
     linked = order_confirm("https://intranet.region.test/manual")
@@ -298,6 +350,16 @@ def test_order_status_pages(status: str, manual_url: str | None) -> None:
     assert "kr" not in text.split()  # the cost was stated once, on the order page
     if status in ("queued", "delivered", "rejected"):
         assert "PUK-1" in text and "Servicecenter" in text
+    title = {
+        "queued": "Beställningen är lagd",  # the chat: "Din beställning ... är lagd"
+        "delivered": "Beställningen är skickad",
+        "cancelled": "Beställningen avbröts",
+        "rejected": "Beställningen kunde inte tas emot",
+    }[status]
+    assert text.count(title) == 2  # <title> and <h1>
+    assert "mottagen" not in text  # reads as if the PUK-kod had arrived
+    if status in ("queued", "delivered"):
+        assert "kan du välja nya legitimerings- och signeringskoder med den." in text
 
 
 @pytest.mark.parametrize("kind", sorted(ERRORS))
@@ -306,6 +368,28 @@ def test_error_pages(kind: str, area: str) -> None:
     key = ERRORS[kind].template_key
     text = words_ok(render_html("error.html", REGION, error=key, area=area, refresh=None))
     assert "Vad gör jag nu?" in text and "kontakta Servicecenter" in text
+    nothing_done = {
+        "pin": "Inget har ändrats på ditt kort.",
+        "orders": "Ingen PUK-kod har beställts.",
+        "": "Inget har gjorts.",
+    }[area]
+    assert text.count(nothing_done) == (0 if key == "internal" else 1), text
+    assert "gjorde ingenting" not in text
+
+
+@pytest.mark.parametrize(
+    ("key", "title", "said"),
+    [
+        ("wrong_origin", "Det gick inte att skicka", "Formuläret kom inte från"),
+        ("too_large", "Det du skickade var för långt", "Går det ändå inte kan du börja om"),
+        ("method", "Sidan kan inte öppnas på det här sättet", "Öppna sidan från länken"),
+        ("link_used", "Länken har redan använts", "Hittar du inte det fönstret går du tillbaka"),
+        ("other_user", "Sidan hör till en annan användare", "från ett annat användarkonto"),
+    ],
+)
+def test_error_page_titles_and_words(key: str, title: str, said: str) -> None:
+    text = words_ok(render_html("error.html", REGION, error=key, area="pin", refresh=None))
+    assert text.count(title) == 2 and said in text
 
 
 def test_every_template_is_covered() -> None:
@@ -374,7 +458,7 @@ def test_pin_page_shows_the_jobs_error_in_words(agent) -> None:  # noqa: ANN001
     job = client.post("/v1/upgrade", json={}).json()
     client.app.state.upgrades.jobs.to_waiting(job["job_id"], "wrong_pin", "underskrift", 2)
     text = words_ok(_open(client, job["pin_page_url"]))
-    assert "Signeringskoden var fel. Du har 2 försök kvar. Skriv dina koder igen." in text
+    assert "Signeringskoden var fel. Du har 2 försök kvar. Skriv in dina koder igen." in text
     assert REGION in text
 
 
@@ -392,5 +476,5 @@ def test_order_page_from_the_settings(agent) -> None:  # noqa: ANN001
     order = client.post("/v1/puk-orders", json={}).json()
     html = _open(client, order["confirm_page_url"])
     text = words_ok(html)
-    assert "En ny PUK-kod kostar ca 250 kr." in text and "Tessa Testsson" in text
+    assert "En ny PUK-kod kostar ca 250 kr," in text and "Tessa Testsson" in text
     assert 'href="https://intranet.region.test/siths/manual"' in html

@@ -357,7 +357,7 @@ def test_pin_page_rejects_forgery(make_agent, fresh_card) -> None:
         r = post_page(client, job["job_id"], form, headers=headers)
         assert r.status_code == 403, headers
         assert r.headers["content-type"].startswith("text/html")
-        assert "Begäran stoppades" in r.text
+        assert "Det gick inte att skicka" in r.text
     # wrong CSRF field
     r = post_page(client, job["job_id"], {**form, "csrf": "x"})
     assert r.status_code == 400 and "text/html" in r.headers["content-type"]

@@ -397,7 +397,7 @@ def test_final_try_confirmation_step_in_chromium(
     page.wait_for_selector("h1:has-text('Koden spärras om den blir fel')")
     assert page.locator("#pin_legitimering").count() == 0
     assert "Legitimeringskoden har bara ett försök kvar" in page.inner_text("main")
-    page.get_by_role("button", name="Jag förstår, jag vill skriva koden").click()
+    page.get_by_role("button", name="Jag är säker på koden – fortsätt").click()
     page.wait_for_selector("#pin_legitimering")
     page.fill("#pin_legitimering", DEMO_PIN_LEGITIMERING)
     page.fill("#pin_underskrift", DEMO_PIN_UNDERSKRIFT)
