@@ -198,9 +198,9 @@ def test_person_orders_a_puk_by_clicking_bestall_on_the_agents_page(stack, conte
     order_page.screenshot(path=str(output_dir / "e2e-agent-order-page.png"), full_page=True)
     assert wait_for_orders(world, 1, timeout=2) == 0  # opening the page orders nothing
     order_page.get_by_role("button", name="Beställ", exact=True).click()
-    # placed: "gjord" (queued) or already "mottagen" (delivered) by the time the page shows
+    # placed: "lagd" (queued) or already "skickad" (delivered) by the time the page shows
     expect(order_page.locator("h1")).to_have_text(
-        re.compile("Beställningen är (gjord|mottagen)"), timeout=30_000
+        re.compile("Beställningen är (lagd|skickad)"), timeout=30_000
     )
     reference = order_page.inner_text("#reference")
     assert reference.startswith("PUK-"), reference
@@ -217,10 +217,10 @@ def test_person_orders_a_puk_by_clicking_bestall_on_the_agents_page(stack, conte
 
     # The chat's link clicked again, and the page reloaded: still exactly one order.
     again = open_agent_link(chat, context, ORDER_LINK)
-    expect(again.locator("h1")).to_have_text(re.compile("Beställningen är (gjord|mottagen)"))
+    expect(again.locator("h1")).to_have_text(re.compile("Beställningen är (lagd|skickad)"))
     assert again.get_by_role("button", name="Beställ", exact=True).count() == 0
     again.reload()
     order_page.reload()
-    expect(order_page.locator("h1")).to_have_text(re.compile("Beställningen är (gjord|mottagen)"))
+    expect(order_page.locator("h1")).to_have_text(re.compile("Beställningen är (lagd|skickad)"))
     assert chat.errors == []
     assert wait_for_orders(world, 2, timeout=5) == 1
