@@ -15,8 +15,7 @@ from typing import Any, Dict, List
 import yaml
 from rasa.core.nlg.interpolator import interpolate_text
 
-from bot.site_config import load_site_config
-from bot.site_examples import with_example_note
+from bot.site_examples import site_values, with_example_note
 
 DOMAIN = Path(__file__).resolve().parent.parent / "domain.yml"
 
@@ -30,9 +29,7 @@ def responses() -> Dict[str, List[Dict[str, Any]]]:
 def say(response: str) -> str:
     """The first text of ``response`` as the chat shows it."""
     text = responses()[response][0]["text"]
-    return with_example_note(
-        interpolate_text(text, load_site_config().template_values()), responses()
-    )
+    return with_example_note(interpolate_text(text, site_values(responses())), responses())
 
 
 def code_notice() -> str:

@@ -21,7 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.site_config import check_production, load_site_config
-from bot.site_examples import with_example_note
+from bot.site_examples import site_values, with_example_note
 
 
 class SiteResponseGenerator(TemplatedNaturalLanguageGenerator):
@@ -43,7 +43,7 @@ class SiteResponseGenerator(TemplatedNaturalLanguageGenerator):
         **kwargs: Any,
     ) -> Optional[Dict[Text, Any]]:
         config = load_site_config()
-        values = {**config.template_values(), **tracker.current_slot_values()}
+        values = {**site_values(self.responses, config), **tracker.current_slot_values()}
         message = self.generate_from_slots(utter_action, values, output_channel, **kwargs)
         if message and message.get("text"):
             message["text"] = with_example_note(message["text"], self.responses, config)

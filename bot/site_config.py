@@ -102,6 +102,10 @@ class SiteDates(BaseSettings):
                               file_secret_settings: Any) -> Tuple[Any, ...]:
             return env_settings, init_settings  # the environment first: it wins
 
+    def upgrade_open(self, today: date) -> bool:
+        """An old card may still be upgraded on ``today`` (the last day included)."""
+        return today <= self.upgrade_last_day
+
     @classmethod
     def env_names(cls) -> Dict[str, str]:
         """field name -> its environment variable (as declared above)."""
@@ -121,14 +125,6 @@ class Servicecenter(_Strict):
     phone: str
     email: str
     url: str
-
-    @property
-    def contact(self) -> str:
-        """One line a user can act on: phone, e-mail and web page."""
-        return (
-            f"{self.name}: telefon {self.phone}, e-post {self.email} "
-            f"eller [webbplatsen]({self.url})"
-        )
 
 
 # --- the site file: a custom settings source ---
@@ -205,6 +201,8 @@ def site_file_source(settings: BaseSettings) -> Dict[str, Any]:
 class SiteConfig(BaseSettings):
     region_name: str
     servicecenter: Servicecenter
+    #: What a new PUK-kod costs the unit, in kronor (the FAQ: "ca 200 kr").
+    puk_cost_sek: int
     links: Dict[str, str]
     dates: SiteDates
     #: Dotted names of the values tagged ``!example`` (set from the file's tags, not a key).
@@ -249,7 +247,9 @@ class SiteConfig(BaseSettings):
         return [name for name in self.examples if self.value_of(name) in text]
 
     def template_values(self) -> Dict[str, str]:
-        """Values for response placeholders: ``link_<name>``, ``servicecenter_*``, the dates."""
+        """Values for response placeholders: ``link_<name>``, ``servicecenter_*``, the dates.
+        (``servicecenter_contact``, the contact line in the domain's words, is added by
+        :func:`bot.site_examples.site_values`.)"""
         values = {f"link_{name}": url for name, url in self.links.items()}
         d = self.dates
         values.update(
@@ -258,7 +258,7 @@ class SiteConfig(BaseSettings):
             servicecenter_phone=self.servicecenter.phone,
             servicecenter_email=self.servicecenter.email,
             servicecenter_url=self.servicecenter.url,
-            servicecenter_contact=self.servicecenter.contact,
+            puk_cost_sek=str(self.puk_cost_sek),
             upgrade_last_day=swedish_date(d.upgrade_last_day),
             upgrade_last_year=str(d.upgrade_last_day.year),
             expiry_choice_before=swedish_date(d.expiry_choice_before),

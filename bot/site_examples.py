@@ -8,11 +8,14 @@ response ``utter_site_example_note``. One function for every renderer: the chat
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from rasa.core.nlg.interpolator import interpolate_text
 
 from bot.site_config import SiteConfig, SiteConfigError, load_site_config
 
 EXAMPLE_NOTE_RESPONSE = "utter_site_example_note"
+CONTACT_RESPONSE = "utter_servicecenter_contact"
 
 Responses = Mapping[str, Sequence[Mapping[str, Any]]]
 
@@ -27,6 +30,21 @@ def example_note(responses: Responses) -> str:
             "show an example value of site.yml)"
         )
     return text
+
+
+def site_values(responses: Responses, config: Optional[SiteConfig] = None) -> Dict[str, str]:
+    """The site's values for response placeholders, with ``servicecenter_contact``: the
+    contact line in the words of the domain's response ``utter_servicecenter_contact``."""
+    config = config or load_site_config()
+    values = config.template_values()
+    variants = responses.get(CONTACT_RESPONSE) or []
+    line = (variants[0].get("text") or "").strip() if variants else ""
+    if not line:
+        raise SiteConfigError(
+            f"the domain has no response {CONTACT_RESPONSE} (how the contact is written)"
+        )
+    values["servicecenter_contact"] = interpolate_text(line, values)
+    return values
 
 
 def with_example_note(

@@ -28,8 +28,7 @@ import yaml
 
 from bot.doors import load_secret
 from bot.masking import mask_sensitive
-from bot.site_config import load_site_config
-from bot.site_examples import with_example_note
+from bot.site_examples import site_values, with_example_note
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL = REPO / "models" / "current.tar.gz"
@@ -90,7 +89,7 @@ def response_for(intent: str) -> Optional[str]:
 
 def fill(text: str, extra: Optional[Mapping[str, Any]] = None) -> str:
     """``text`` with site.yml's values (and ``extra``, e.g. what an action passes) filled in."""
-    values = {**load_site_config().template_values(), **(extra or {})}
+    values = {**site_values(domain_responses()), **(extra or {})}
     return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), text)
 
 
@@ -238,7 +237,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                           "eller använd --local.")
             return 2
         parse = HttpParser(args.url, token)
-    contact = load_site_config().servicecenter.contact
+    contact = site_values(domain_responses())["servicecenter_contact"]
     console.print(Text("Skriv vad den som ringer säger. Avsluta med Ctrl-D.\n"
                        f"Eskalering: {plain_links(contact)}"))
     while True:

@@ -109,6 +109,11 @@ def faq_items() -> List[FaqItem]:
     return [FaqItem(e.title, list(e.questions), answer(e.response)) for e in faq_catalog().values()]
 
 
+def escalation() -> Answer:
+    """Where to hand a call on: the chat's own handoff answer (with its example note)."""
+    return answer("utter_handoff")
+
+
 def escalation_rules() -> List[str]:
     threshold, ambiguity = fallback_thresholds()
     rules = [
@@ -147,7 +152,7 @@ def to_markdown() -> str:
     lines = [f"# Triageskript: SITHS-kortet ({site.region_name})", "",
              "Genererat från chattbotens egna data. Ändra inte här: ändra i boten och "
              "generera om (`make triage-export`).", "",
-             f"**Eskalering:** {site.servicecenter.contact}", "", "## När du ska eskalera", ""]
+             f"**Eskalering:** {escalation().text}", "", "## När du ska eskalera", ""]
     lines += [f"- {rule}" for rule in escalation_rules()]
     lines += ["", "## Frågor och svar", ""]
     for item in faq_items():
@@ -226,7 +231,7 @@ def to_html() -> str:
         f"<h1>Triageskript: SITHS-kortet ({e(site.region_name)})</h1>",
         "<p>Genererat från chattbotens egna data. Ändra inte här: ändra i boten och generera om "
         "(<code>make triage-export</code>).</p>",
-        f"<p><strong>Eskalering:</strong> {_inline(site.servicecenter.contact)}</p>",
+        f"<p><strong>Eskalering:</strong></p>{_block(escalation().text)}",
         "<h2>När du ska eskalera</h2><ul>",
         *[f"<li>{e(rule)}</li>" for rule in escalation_rules()],
         "</ul><h2>Frågor och svar</h2>",

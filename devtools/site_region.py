@@ -4,6 +4,7 @@
 ``region_name`` (shown on the agent's own pages). Prints nothing when the file or the key is
 missing: the pages then show "Kortprogrammet på den här datorn" without a region.
 
+``--puk-cost`` prints ``puk_cost_sek`` (the card program's CARDAGENT_PUK_COST_SEK).
 ``--link NAME`` prints ``links.NAME`` instead (e.g. ``order_codes_manual``, the manual for
 ordering codes that the agent's order page links to: ``CARDAGENT_PUK_ORDER_MANUAL_URL``).
 An example value (tagged ``!example`` in site.yml, or a host under example.org/.com/.net or
@@ -69,9 +70,19 @@ def link(name: str, path: Path | None = None) -> str:
     return "" if is_example_url(url) else url
 
 
+def puk_cost(path: Path | None = None) -> str:
+    """``puk_cost_sek`` (whole kronor) from the site settings; "" when missing or not a number."""
+    value = _site(path).get("puk_cost_sek")
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     name = None
+    if args[:1] == ["--puk-cost"]:
+        path = Path(args[1]) if len(args) > 1 else None
+        print(puk_cost(path))
+        return 0
     if args[:1] == ["--link"]:
         if len(args) < 2:
             print("usage: python -m devtools.site_region [--link NAME] [path]", file=sys.stderr)

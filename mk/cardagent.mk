@@ -26,6 +26,7 @@ demo-card-stop: setup-demo
 cardagent: setup
 	CARDAGENT_REGION_NAME="$${CARDAGENT_REGION_NAME:-$$($(PY) -m devtools.site_region)}" \
 	CARDAGENT_PUK_ORDER_MANUAL_URL="$${CARDAGENT_PUK_ORDER_MANUAL_URL:-$$($(PY) -m devtools.site_region --link order_codes_manual)}" \
+	CARDAGENT_PUK_COST_SEK="$${CARDAGENT_PUK_COST_SEK:-$$($(PY) -m devtools.site_region --puk-cost)}" \
 	  $(AGENT_PY) -m cardagent
 
 bench-cardagent: setup-test

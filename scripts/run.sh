@@ -52,6 +52,9 @@ export CARDAGENT_REGION_NAME
 # Its order page links the FAQ's manual for ordering codes (nothing for an example link).
 CARDAGENT_PUK_ORDER_MANUAL_URL="${CARDAGENT_PUK_ORDER_MANUAL_URL:-$(.venv/bin/python -m devtools.site_region --link order_codes_manual "$SITE_CONFIG")}"
 export CARDAGENT_PUK_ORDER_MANUAL_URL
+# ... and shows the cost from site.yml, the figure the bot's answers give.
+CARDAGENT_PUK_COST_SEK="${CARDAGENT_PUK_COST_SEK:-$(.venv/bin/python -m devtools.site_region --puk-cost "$SITE_CONFIG")}"
+if [ -n "$CARDAGENT_PUK_COST_SEK" ]; then export CARDAGENT_PUK_COST_SEK; else unset CARDAGENT_PUK_COST_SEK; fi
 CARDAGENT_TOKEN_FILE="${CARDAGENT_TOKEN_FILE:-$(.venv-agent/bin/python -m cardagent --print-token-file)}"
 CARDAGENT_URL="${CARDAGENT_URL:-http://127.0.0.1:${CARDAGENT_PORT:-8765}}"
 export CARDAGENT_TOKEN_FILE CARDAGENT_URL

@@ -8,8 +8,7 @@ from typing import Any, Dict, List
 from rasa.core.nlg.interpolator import interpolate_text
 from rasa.shared.core.domain import Domain
 
-from bot.site_config import load_site_config
-from bot.site_examples import with_example_note
+from bot.site_examples import site_values, with_example_note
 from tests.support.local_stack import REPO
 
 
@@ -23,8 +22,7 @@ def rendered(response: str, **values: Any) -> str:
     in (``values``: what an action passes, e.g. a date read from the card), with the
     example note when it shows an example value of site.yml."""
     variants = domain().responses[response]
-    text = interpolate_text(variants[0]["text"], {**load_site_config().template_values(),
-                                                  **values})
+    text = interpolate_text(variants[0]["text"], {**site_values(domain().responses), **values})
     return with_example_note(text, domain().responses)
 
 

@@ -36,6 +36,8 @@ TAGGED = [
 NOTE = "Obs! Kontaktuppgifterna och länkarna här är exempel, inte regionens riktiga."
 RESPONSES: Dict[str, List[Dict[str, Any]]] = {
     EXAMPLE_NOTE_RESPONSE: [{"text": NOTE}],
+    "utter_servicecenter_contact": [{"text": "{servicecenter_name} (telefon {servicecenter_phone}, "
+                                             "e-post {servicecenter_email})"}],
     "utter_contact": [{"text": "Kontakta {servicecenter_contact}."}],
     "utter_link": [{"text": "Beställ en ny PUK-kod [här]({link_puk_order})."}],
     "utter_phone": [{"text": "Ring {servicecenter_phone}."}],
@@ -250,7 +252,7 @@ def test_triage_gives_the_same_words_as_the_chat(monkeypatch, response):
     monkeypatch.setattr(triage, "domain_responses", lambda: RESPONSES)
     assert triage.answer(response).text == chat(response)
     assert (NOTE in triage.answer(response).text) == (response in (
-        "utter_contact", "utter_link", "utter_phone"))
+        "utter_contact", "utter_link", "utter_phone", "utter_servicecenter_contact"))
 
 
 def test_the_real_domain_has_the_note_and_its_contact_answers_carry_it():
