@@ -46,6 +46,7 @@ from actions.agent_client import (
     CardAgentError,
     agent_base_url,
 )
+from actions.card_texts import offer_upgrade_yourself
 
 ACCESS_ENV = "CARD_AGENT_ACCESS"
 RELAY_CHANNELS = {"socketio"}
@@ -131,6 +132,7 @@ async def ask_agent(
         return answer, []
     if tracker.get_latest_input_channel() not in RELAY_CHANNELS:
         dispatcher.utter_message(response="utter_card_not_reachable_here")
+        offer_upgrade_yourself(dispatcher)
         return None, []
     request = relay_request(call, domain=domain)
     pending = open_requests(tracker, prior)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from zoneinfo import ZoneInfo
 
 from bot.site_config import swedish_date
 
@@ -50,11 +51,17 @@ PIN_ROLES = {"legitimering": "legitimering", "underskrift": "signering"}
 COMPLETE_PROFILE = "hsa_and_personnummer_pairs"
 
 
+# Dates on the card are told as the day they fall on in Sweden.
+LOCAL_TIME = ZoneInfo("Europe/Stockholm")
+
+
 class SiteDates(Protocol):
     """The dates of ``site.yml`` the card's answer depends on (bot.site_config)."""
 
     upgrade_last_day: dt.date
     expiry_choice_before: dt.date
+
+    def upgrade_open(self, today: dt.date) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,10 @@ def _date(value: Any) -> Optional[dt.date]:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return (when.astimezone(LOCAL_TIME) if when.tzinfo else when).date()
 
 
 def expiry_of(details: Mapping[str, Any]) -> Optional[dt.date]:
@@ -108,14 +116,14 @@ def can_be_upgraded(answer: Mapping[str, Any], dates: SiteDates, today: dt.date)
     return (
         answer.get("state") in ("not_upgraded", "expiring_soon")
         and card_type(answer) == "not_upgraded"
-        and today <= dates.upgrade_last_day
+        and dates.upgrade_open(today)
     )
 
 
 def _old_card(details: Mapping[str, Any], dates: SiteDates, today: dt.date) -> Utterance:
     """A card with only the old certificates: past the last day a new card is needed; a
     card that expires before the FAQ's cut-off gets the choice; else the upgrade."""
-    if today > dates.upgrade_last_day:
+    if not dates.upgrade_open(today):
         return Utterance("utter_card_not_upgraded_too_late")
     expiry = expiry_of(details)
     if expiry is not None and expiry < dates.expiry_choice_before:
@@ -148,6 +156,9 @@ def explain_card(answer: Mapping[str, Any], dates: SiteDates, today: dt.date) ->
         when = _date(details.get("latest_expiry")) or expiry_of(details)
         return [_with_date("utter_card_expired", when)]
     if state == "pin_blocked":
+        if card_type(answer) == "not_upgraded" and not dates.upgrade_open(today):
+            # New codes would not help: an old card past the last day needs a new card.
+            return [Utterance("utter_card_not_upgraded_too_late")]
         return [Utterance(f"utter_card_pin_blocked_{role_key(details.get('blocked_pins') or [])}")]
     said = [_card_type_utterance(answer, dates, today)]
     final_try = details.get("final_try_pins") or []
@@ -194,12 +205,15 @@ def card_cases(dates: SiteDates) -> List[CardCase]:
         cases.append(CardCase(f"pin_blocked_{key}",
                               _answer("pin_blocked", base_state="upgraded", blocked_pins=roles),
                               today))
+    late = dates.upgrade_last_day + dt.timedelta(days=1)
     cases += [
+        CardCase("pin_blocked_old_card_too_late",
+                 _answer("pin_blocked", **old, blocked_pins=["legitimering"]), late),
         CardCase("not_upgraded", _answer("not_upgraded", **old, earliest_expiry=far), today),
         CardCase("not_upgraded_choice",
                  _answer("expiring_soon", **old, earliest_expiry=soon), today),
         CardCase("not_upgraded_too_late", _answer("not_upgraded", **old, earliest_expiry=far),
-                 dates.upgrade_last_day + dt.timedelta(days=1)),
+                 late),
         CardCase("expiring_soon", _answer("expiring_soon", base_state="upgraded",
                                           earliest_expiry=soon), today),
         CardCase("upgraded", _answer("upgraded", **new, certificate_profile=COMPLETE_PROFILE),

@@ -8,13 +8,15 @@ them: site.yml's values filled in, and the example note when an example value sh
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import yaml
 from rasa.core.nlg.interpolator import interpolate_text
 
+from bot.site_config import load_site_config
 from bot.site_examples import site_values, with_example_note
 
 DOMAIN = Path(__file__).resolve().parent.parent / "domain.yml"
@@ -26,10 +28,14 @@ def responses() -> Dict[str, List[Dict[str, Any]]]:
     return raw.get("responses") or {}
 
 
-def say(response: str) -> str:
-    """The first text of ``response`` as the chat shows it."""
-    text = responses()[response][0]["text"]
-    return with_example_note(interpolate_text(text, site_values(responses())), responses())
+def _filled(response: str) -> str:
+    return interpolate_text(responses()[response][0]["text"], site_values(responses()))
+
+
+def say(*names: str) -> str:
+    """The responses ``names`` as the chat shows them, one paragraph each (the example note
+    once, at the end)."""
+    return with_example_note("\n\n".join(_filled(n) for n in names), responses())
 
 
 def code_notice() -> str:
@@ -42,6 +48,9 @@ def teams_code_notice() -> str:
     return say("utter_notice_code_removed_teams")
 
 
-def silence_notice() -> str:
-    """Said when a turn produced no answer at all (e.g. the action server is down)."""
+def silence_notice(today: Optional[date] = None) -> str:
+    """Said when a turn produced no answer at all (e.g. the action server is down), with
+    the upgrade instruction while an upgrade can still be done."""
+    if load_site_config().dates.upgrade_open(today or date.today()):
+        return say("utter_notice_no_answer", "utter_upgrade_yourself")
     return say("utter_notice_no_answer")

@@ -44,6 +44,7 @@ CASE_TITLES = {
     "pin_blocked_signering": "Spärrad signeringskod",
     "pin_blocked_both": "Båda koderna spärrade",
     "pin_blocked_unknown": "En spärrad kod (vilken framgår inte)",
+    "pin_blocked_old_card_too_late": "Spärrad kod på ett kort som inte uppgraderades i tid",
     "not_upgraded": "Bara gamla certifikat, före sista dagen för uppgradering",
     "not_upgraded_choice": "Bara gamla certifikat, går ut snart: uppgradera eller vänta",
     "not_upgraded_too_late": "Bara gamla certifikat, efter sista dagen för uppgradering",

@@ -123,6 +123,8 @@ def test_rejected_wording_points_to_servicecenter():
 def test_an_unverified_agent_gets_an_honest_answer(agent):
     agent.on("POST", "/v1/puk-orders", CardAgentError("agent_not_verified"))
     messages, _ = run(ActionOrderPuk(), tracker({"puk_envelope_searched": True}))
-    assert [m["response"] for m in messages] == ["utter_card_agent_not_verified"]
+    # (and the upgrade instruction: the test site's last upgrade day is ahead)
+    assert [m["response"] for m in messages] == ["utter_card_agent_not_verified",
+                                                 "utter_upgrade_yourself"]
     text = domain().responses["utter_card_agent_not_verified"][0]["text"]
     assert "{link_puk_order}" in text and "{servicecenter_contact}" in text

@@ -116,7 +116,8 @@ def test_the_relayed_puk_request_only_proposes(relay):
 
 def test_other_channels_get_the_manual_route(relay):
     messages, events = run(ActionCheckCard(), tracker({}, "check_card", channel="rest"))
-    assert [m["response"] for m in messages] == ["utter_card_not_reachable_here"]
+    assert [m["response"] for m in messages] == ["utter_card_not_reachable_here",
+                                                 "utter_upgrade_yourself"]
     assert events == []
 
 
@@ -129,3 +130,22 @@ def test_the_widgets_wait_label_is_the_domains_words(relay):
     # Without the domain's words, the widget shows no label rather than a made-up one.
     messages, _ = run(ActionCheckCard(), tracker({}, "check_card"))
     assert messages[0]["custom"]["data"]["label"] == ""
+
+
+def test_out_of_reach_the_upgrade_instruction_is_named_only_while_it_can_be_done(
+        relay, monkeypatch):
+    from actions import card_texts
+
+    class Dates:
+        def __init__(self, open_: bool) -> None:
+            self.open_ = open_
+
+        def upgrade_open(self, today) -> bool:
+            return self.open_
+
+    for open_, expected in ((True, ["utter_card_not_reachable_here", "utter_upgrade_yourself"]),
+                            (False, ["utter_card_not_reachable_here"])):
+        site = type("Site", (), {"dates": Dates(open_)})()
+        monkeypatch.setattr(card_texts, "load_site_config", lambda site=site: site)
+        messages, _ = run(ActionCheckCard(), tracker({}, "check_card", channel="rest"))
+        assert [m["response"] for m in messages] == expected

@@ -33,6 +33,9 @@ class Dates:
     upgrade_last_day: dt.date = dt.date(2030, 12, 31)
     expiry_choice_before: dt.date = dt.date(2030, 11, 30)
 
+    def upgrade_open(self, today: dt.date) -> bool:
+        return today <= self.upgrade_last_day
+
 
 DATES = Dates()
 TODAY = dt.date(2030, 6, 1)
@@ -95,6 +98,23 @@ def test_after_the_last_upgrade_day_an_old_card_needs_a_new_card():
                  old_card(DATES.expiry_choice_before - dt.timedelta(days=5), "expiring_soon")):
         assert said(card, day_after) == [("utter_card_not_upgraded_too_late", {})]
         assert not can_be_upgraded(card, DATES, day_after)
+
+
+def test_after_the_last_day_an_old_card_with_a_blocked_code_needs_a_new_card_not_a_puk():
+    blocked = {"state": "pin_blocked", "details": {"base_state": "not_upgraded",
+                                                   "blocked_pins": ["legitimering"]}}
+    day_after = DATES.upgrade_last_day + dt.timedelta(days=1)
+    assert said(blocked, day_after) == [("utter_card_not_upgraded_too_late", {})]
+    assert said(blocked) == [("utter_card_pin_blocked_legitimering", {})]
+    upgraded = {"state": "pin_blocked", "details": {"base_state": "upgraded",
+                                                    "blocked_pins": ["legitimering"]}}
+    assert said(upgraded, day_after) == [("utter_card_pin_blocked_legitimering", {})]
+
+
+def test_a_date_read_from_the_card_is_the_day_in_sweden():
+    late_evening = {"state": "expiring_soon", "details": {
+        "base_state": "upgraded", "earliest_expiry": "2030-07-01T22:30:00+00:00"}}
+    assert said(late_evening) == [("utter_card_expiring_soon", {"expiry_date": "2 juli 2030"})]
 
 
 def test_the_faqs_choice_only_for_a_card_that_expires_before_the_cut_off():

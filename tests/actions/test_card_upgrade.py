@@ -173,3 +173,18 @@ def test_coming_back_to_the_chat_tells_where_the_upgrade_stands(agent):
     messages, _ = run(ActionGreet(), tracker({}, "greet"))
     assert [m["response"] for m in messages] == ["utter_greet"]
     assert agent.calls == [("GET", "/v1/jobs/j1", None)]
+
+
+def test_an_unreachable_card_program_names_the_instruction_only_before_the_last_day(
+        agent, monkeypatch):
+    from actions import card_texts
+    from actions.agent_client import AGENT_UNREACHABLE
+
+    agent.on("POST", "/v1/upgrade", CardAgentError(AGENT_UNREACHABLE))
+    for open_, expected in ((True, ["utter_card_agent_unreachable", "utter_upgrade_yourself"]),
+                            (False, ["utter_card_agent_unreachable"])):
+        dates = type("D", (), {"upgrade_open": lambda self, today, o=open_: o})()
+        monkeypatch.setattr(card_texts, "load_site_config",
+                            lambda d=dates: type("S", (), {"dates": d})())
+        messages, _ = run(ActionStartUpgrade(), tracker(READY))
+        assert [m["response"] for m in messages] == expected

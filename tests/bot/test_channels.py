@@ -213,3 +213,16 @@ def test_request_bodies_and_socketio_packets_are_capped(monkeypatch):
 
     channel.blueprint(on_new_message)
     assert channel.sio.eio.max_http_buffer_size == SOCKETIO_MAX_BYTES <= 1_000_000
+
+
+def test_the_no_answer_notice_names_the_upgrade_instruction_only_while_it_can_be_done():
+    import datetime as dt
+
+    from bot.domain_texts import say, silence_notice
+    from bot.site_config import load_site_config
+
+    last_day = load_site_config().dates.upgrade_last_day
+    instruction = say("utter_upgrade_yourself").split("\n\n")[0]
+    assert instruction in silence_notice(last_day)
+    after = silence_notice(last_day + dt.timedelta(days=1))
+    assert instruction not in after and after.startswith(say("utter_notice_no_answer")[:40])
