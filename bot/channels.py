@@ -64,6 +64,14 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 SOCKETIO_MAX_BYTES = 1_000_000
 
 
+#: What the widget sends with a card answer it relayed (actions/card_result.py).
+RELAY_RESULT_MESSAGE = "/cardagent_result"
+
+
+def is_relay_result(text: Optional[str]) -> bool:
+    return (text or "").strip() == RELAY_RESULT_MESSAGE
+
+
 class _CountingOutput(OutputChannel):
     """Passes every bot message on to the real output channel and counts them."""
 
@@ -110,7 +118,9 @@ def masking_handler(
         if counting:
             message.output_channel = counting
         outcome = await on_new_message(message)
-        if counting and counting.sent == 0:
+        # The widget's relay of a card answer is not the person speaking: a check-back that
+        # finds the upgrade still running rightly says nothing.
+        if counting and counting.sent == 0 and not is_relay_result(message.text):
             await output.send_text_message(message.sender_id, silence_notice())
         return outcome
 

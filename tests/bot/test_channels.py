@@ -226,3 +226,13 @@ def test_the_no_answer_notice_names_the_upgrade_instruction_only_while_it_can_be
     assert instruction in silence_notice(last_day)
     after = silence_notice(last_day + dt.timedelta(days=1))
     assert instruction not in after and after.startswith(say("utter_notice_no_answer")[:40])
+
+
+def test_a_relayed_card_answer_that_needs_no_words_gets_no_notice():
+    """The widget's /cardagent_result for a check-back on a running upgrade: silence is
+    right there (it is not the person asking), so no 'något gick fel' notice."""
+    received, sent = run("/cardagent_result")
+    assert received == ["/cardagent_result"]
+    assert sent == []
+    _, sent = run("/cardagent_result please")
+    assert sent  # anything else that gets no answer still gets the notice
