@@ -8,7 +8,7 @@ it cannot answer and gives the Servicecenter contact instead.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Text
+from typing import Any, Dict, Iterable, List, Mapping, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -18,29 +18,43 @@ from bot.faq_catalog import faq_catalog
 MAX_SUGGESTIONS = 3
 MIN_SUGGESTION_CONFIDENCE = 0.08
 
-# Intents that are not FAQ questions but are worth suggesting, with titles.
+# Intents that are not FAQ questions but are worth suggesting: the response (domain.yml)
+# whose text is the button's title.
 OTHER_SUGGESTIONS = {
-    "check_card": "Kontrollera mitt kort",
-    "start_upgrade": "Uppgradera mitt kort",
-    "order_puk": "Beställa en ny PUK-kod",
-    "human_handoff": "Kontakta Servicecenter",
+    "check_card": "utter_suggest_check_card",
+    "start_upgrade": "utter_suggest_start_upgrade",
+    "order_puk": "utter_suggest_order_puk",
+    "human_handoff": "utter_suggest_human_handoff",
 }
+NONE_OF_THESE = "utter_suggest_none"
 # If the best guess is that the question lies outside the FAQ, no suggestion helps.
 OUTSIDE_THE_FAQ = "out_of_scope"
 
 
-def suggestion_titles() -> Dict[str, str]:
+def response_text(responses: Mapping[str, Any], name: str) -> str:
+    """The first text of a response in the domain's responses."""
+    variants = responses.get(name) or [{}]
+    return str(variants[0].get("text") or "")
+
+
+def suggestion_titles(responses: Mapping[str, Any]) -> Dict[str, str]:
+    """intent -> its button title: the FAQ's question titles and the domain's words for the
+    card requests (``responses``: the domain's responses)."""
     titles = {intent: entry.title for intent, entry in faq_catalog().items()}
-    titles.update(OTHER_SUGGESTIONS)
+    for intent, response in OTHER_SUGGESTIONS.items():
+        if response_text(responses, response):
+            titles[intent] = response_text(responses, response)
     return titles
 
 
-def likely_questions(intent_ranking: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def likely_questions(
+    intent_ranking: Iterable[Dict[str, Any]], responses: Mapping[str, Any]
+) -> List[Dict[str, Any]]:
     """The likeliest answerable intents, best first, as button dicts."""
     ranking = [r for r in intent_ranking if r.get("name") != "nlu_fallback"]
     if not ranking or ranking[0].get("name") == OUTSIDE_THE_FAQ:
         return []
-    titles = suggestion_titles()
+    titles = suggestion_titles(responses)
     buttons = []
     for item in ranking:
         name = item.get("name")
@@ -81,10 +95,11 @@ class ActionClarify(Action):
         if missed_previous_turn(tracker.events):
             dispatcher.utter_message(response="utter_cannot_answer")
             return []
-        buttons = likely_questions(tracker.latest_message.get("intent_ranking") or [])
+        responses = domain.get("responses") or {}
+        buttons = likely_questions(tracker.latest_message.get("intent_ranking") or [], responses)
         if not buttons:
             dispatcher.utter_message(response="utter_cannot_answer")
             return []
-        buttons.append({"title": "Inget av detta", "payload": "/deny"})
+        buttons.append({"title": response_text(responses, NONE_OF_THESE), "payload": "/deny"})
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return []

@@ -138,7 +138,7 @@ OTHER_TITLES = {
 def intent_title(intent: str) -> str:
     from actions.clarify import suggestion_titles
 
-    return suggestion_titles().get(intent) or OTHER_TITLES.get(intent, intent)
+    return suggestion_titles(domain_responses()).get(intent) or OTHER_TITLES.get(intent, intent)
 
 
 def plain_links(text: str) -> str:

@@ -6,6 +6,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clarify import ActionClarify, likely_questions, missed_previous_turn
+from tests.bot.responses import domain
+
+RESPONSES = domain().responses
 
 
 def tracker(ranking, events=None) -> Tracker:
@@ -19,7 +22,7 @@ def tracker(ranking, events=None) -> Tracker:
 
 def run(t: Tracker):
     dispatcher = CollectingDispatcher()
-    asyncio.run(ActionClarify().run(dispatcher, t, {}))
+    asyncio.run(ActionClarify().run(dispatcher, t, {"responses": RESPONSES}))
     return dispatcher.messages
 
 
@@ -34,7 +37,7 @@ RANKING = [
 
 
 def test_offers_the_likeliest_questions_best_first():
-    buttons = likely_questions(RANKING)
+    buttons = likely_questions(RANKING, RESPONSES)
     payloads = [b["payload"] for b in buttons]
     assert payloads == ["/faq_tappat_koder", "/faq_puk_kostnad", "/order_puk"]
     assert buttons[0]["title"] == "Jag har inte kvar mina koder"
@@ -58,14 +61,14 @@ def test_chitchat_guesses_are_not_offered():
     ranking = [{"name": "nlu_fallback", "confidence": 0.5},
                {"name": "goodbye", "confidence": 0.3},
                {"name": "check_card", "confidence": 0.2}]
-    assert [b["payload"] for b in likely_questions(ranking)] == ["/check_card"]
+    assert [b["payload"] for b in likely_questions(ranking, RESPONSES)] == ["/check_card"]
 
 
 def test_best_guess_out_of_scope_gives_the_honest_no():
     ranking = [{"name": "nlu_fallback", "confidence": 0.5},
                {"name": "out_of_scope", "confidence": 0.45},
                {"name": "faq_puk_kostnad", "confidence": 0.3}]
-    assert likely_questions(ranking) == []
+    assert likely_questions(ranking, RESPONSES) == []
 
 
 def test_second_miss_in_a_row_gives_the_honest_no():
@@ -90,3 +93,10 @@ def test_a_miss_after_a_normal_answer_starts_the_ladder_again():
         {"event": "user", "text": "b"},
     ]
     assert not missed_previous_turn(events)
+
+
+def test_the_card_request_titles_are_the_domains_words():
+    buttons = likely_questions(RANKING, RESPONSES)
+    assert buttons[-1]["title"] == RESPONSES["utter_suggest_order_puk"][0]["text"]
+    [message] = run(tracker(RANKING))
+    assert message["buttons"][-1]["title"] == RESPONSES["utter_suggest_none"][0]["text"]

@@ -13,7 +13,7 @@ from actions.clarify import likely_questions
 from bot.domain_texts import code_notice
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
-from tests.bot.responses import buttons, joined, rendered
+from tests.bot.responses import buttons, domain, joined, rendered
 
 pytestmark = pytest.mark.stack
 
@@ -116,7 +116,7 @@ def unsure_message(bot) -> str:
     for text in UNSURE_CANDIDATES:
         parsed = bot.parse(text)
         if parsed["intent"]["name"] == "nlu_fallback" and len(
-            likely_questions(parsed["intent_ranking"])
+            likely_questions(parsed["intent_ranking"], domain().responses)
         ) >= 2:
             return text
     pytest.fail(f"none of {UNSURE_CANDIDATES} leaves the NLU unsure; extend the list")
