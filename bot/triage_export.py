@@ -143,7 +143,23 @@ def other_answers() -> List[tuple]:
             out.append((title, answer(name)))
     if "utter_cannot_answer" in domain_responses():
         out.append(("Boten kan inte svara", answer("utter_cannot_answer")))
+    out += [(title, answer(name)) for name, title in CARD_OUT_OF_REACH]
     return out
+
+
+# What the chat says when it cannot read the card, with headings for staff (UI text).
+CARD_OUT_OF_REACH = (
+    ("utter_card_agent_unreachable", "Kortprogrammet svarar inte"),
+    ("utter_card_not_reachable_here", "Chatten öppnad där kortet inte kan läsas"),
+    ("utter_card_agent_not_verified", "Kortprogrammet kunde inte bekräftas"),
+    ("utter_card_no_reader_service", "Datorn kan inte läsa kort"),
+    ("utter_card_removed", "Kortet togs ut medan det lästes"),
+    ("utter_card_agent_error", "Fel när kortet lästes"),
+    ("utter_notice_no_answer", "Boten fick inget svar fram"),
+    ("utter_upgrade_yourself",
+     "Läggs till efter de fyra första och efter 'inget svar', fram till sista dagen för "
+     "uppgradering"),
+)
 
 
 # --- Markdown ---

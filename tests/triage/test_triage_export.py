@@ -83,3 +83,10 @@ def test_html_is_escaped_and_printable(exported):
     assert "<script" not in page
     for href in re.findall(r'href="([^"]+)"', page):
         assert href.startswith(("https://", "http://", "mailto:"))
+
+
+def test_what_the_chat_says_when_the_card_cannot_be_read_is_in_the_script(exported):
+    md, _, _ = exported
+    for name, title in triage_export.CARD_OUT_OF_REACH:
+        assert f"### {title}" in md
+        assert rendered(name) in md, name
