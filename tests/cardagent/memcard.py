@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 
+from cardagent.api import create_app
 from cardagent.classify import classify
 from cardagent.pcsc import ReaderState
 from cardagent.pcsc_probe import ProbeResult
@@ -24,6 +28,7 @@ from cardagent.service import CardReading, CardService, TokenView, token_view
 from cardagent.settings import Settings
 from devtools.cards import ATR, MAX_PIN_TRIES, PROFILES, CardProfile
 from devtools.pki import TestPKI
+from tests.cardagent.conftest import in_process_peer
 
 READER = "Memory Reader 0"
 TOKEN_SUFFIX = {"legitimering": "(Legitimering)", "underskrift": "(Underskrift)"}
@@ -147,3 +152,15 @@ class MemoryCardService(CardService):
             read_ms=round((time.perf_counter() - started) * 1000, 2),
             probe_used=probe is not None,
         )
+
+
+@contextmanager
+def memory_app(
+    settings: Settings, pki: TestPKI, base_url: str = "http://127.0.0.1:8765"
+) -> Iterator[tuple[TestClient, MemoryCardService]]:
+    """The agent's app on an in-memory card, with a client that holds the agent's token."""
+    service = MemoryCardService(settings, pki)
+    app = create_app(settings, service=service, peer_check=in_process_peer)
+    auth = {"Authorization": f"Bearer {settings.token}"}
+    with TestClient(app, base_url=base_url, headers=auth) as client:
+        yield client, service

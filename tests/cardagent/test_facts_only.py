@@ -18,15 +18,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cardagent.api import create_app
 from cardagent.classify import STATES, WARNINGS
 from cardagent.orders.errors import REFUSALS as ORDER_REFUSALS
 from cardagent.upgrade import JobStatus
 from cardagent.upgrade.errors import REFUSALS as UPGRADE_REFUSALS
 from devtools.cards import PROFILES
 from devtools.pki import TestPKI
-from tests.cardagent.conftest import in_process_peer
-from tests.cardagent.memcard import MemoryCardService, memory_settings
+from tests.cardagent.memcard import MemoryCardService, memory_app, memory_settings
 
 BASE = "http://127.0.0.1:8765"
 ORIGIN = "https://chat.example.test"
@@ -95,11 +93,8 @@ def agent(pki: TestPKI, tmp_path: Path) -> Iterator[tuple[TestClient, MemoryCard
         allowed_origins=(ORIGIN,),
         upgrade={"est_url": "https://est.example.test/.well-known/est"},
     )
-    service = MemoryCardService(settings, pki)
-    app = create_app(settings, service=service, peer_check=in_process_peer)
-    auth = {"Authorization": f"Bearer {settings.token}"}
-    with TestClient(app, base_url=BASE, headers=auth) as client:
-        yield client, service
+    with memory_app(settings, pki, BASE) as pair:
+        yield pair
 
 
 def facts_only(body: Any) -> Any:
@@ -166,11 +161,8 @@ def test_upgrade_answers_are_codes(agent, name: str) -> None:  # noqa: ANN001
 
 
 def test_upgrade_refused_without_an_enrollment_service(pki: TestPKI, tmp_path: Path) -> None:
-    settings = memory_settings(tmp_path / "data")
-    service = MemoryCardService(settings, pki)
-    service.insert("old")
-    app = create_app(settings, service=service, peer_check=in_process_peer)
-    with TestClient(app, base_url=BASE, headers={"Authorization": f"Bearer {settings.token}"}) as c:
+    with memory_app(memory_settings(tmp_path / "data"), pki, BASE) as (c, service):
+        service.insert("old")
         r = c.post("/v1/upgrade", json={})
     assert r.status_code == 503
     assert facts_only(r.json())["error"] == "enrollment_not_configured"

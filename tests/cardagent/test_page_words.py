@@ -17,12 +17,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from cardagent.api import create_app
 from cardagent.pages.render import ERRORS, TEMPLATES, render_html
 from cardagent.upgrade.steps import STEPS
 from devtools.pki import TestPKI
-from tests.cardagent.conftest import in_process_peer
-from tests.cardagent.memcard import MemoryCardService, memory_settings
+from tests.cardagent.memcard import MemoryCardService, memory_app, memory_settings
 
 REGION = "Region Exempel"
 ROLES = ("legitimering", "underskrift", None)
@@ -438,11 +436,8 @@ def agent(pki: TestPKI, tmp_path: Path) -> Iterator[tuple[TestClient, MemoryCard
         upgrade={"est_url": "https://est.example.test/.well-known/est"},
         puk_orders={"manual_url": "https://intranet.region.test/siths/manual", "cost_sek": 250},
     )
-    service = MemoryCardService(settings, pki)
-    app = create_app(settings, service=service, peer_check=in_process_peer)
-    auth = {"Authorization": f"Bearer {settings.token}"}
-    with TestClient(app, base_url="http://127.0.0.1:8765", headers=auth) as client:
-        yield client, service
+    with memory_app(settings, pki) as pair:
+        yield pair
 
 
 def _open(client: TestClient, url: str) -> str:
