@@ -7,7 +7,7 @@ import uuid
 import pytest
 import socketio
 
-from bot.channels import CODE_NOTICE
+from bot.domain_texts import code_notice
 from tests.bot.responses import rendered
 
 pytestmark = pytest.mark.stack
@@ -71,5 +71,5 @@ def test_a_session_survives_a_new_connection(bot):
 
 def test_socketio_masks_codes_too(bot):
     [replies] = asyncio.run(converse(bot.url, None, ["min puk är 12345678"], [2]))
-    assert replies[0]["text"] == CODE_NOTICE
+    assert replies[0]["text"] == code_notice()
     assert "12345678" not in bot.log_file.read_text()

@@ -25,7 +25,7 @@ from typing import Iterator, List
 import httpx
 import pytest
 
-from bot.teams import TEAMS_CODE_NOTICE
+from bot.domain_texts import teams_code_notice
 from tests.support.local_stack import BotServer
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
@@ -116,8 +116,8 @@ def test_a_code_in_teams_html_is_masked_and_the_notice_is_true(bot, mock):
     activity = mock.activity("<p>min pin är 73<b>91</b>46</p>", user=user, conversation=conv)
     assert post(bot, activity, mock.signed()).status_code == 200
     replies = wait_replies(mock, conv, 1)
-    assert replies[0]["text"] == TEAMS_CODE_NOTICE
-    assert "Microsoft 365" in TEAMS_CODE_NOTICE
+    assert replies[0]["text"] == teams_code_notice()
+    assert "Microsoft 365" in teams_code_notice()
     everything = stored(bot) + bot.log_file.read_text()
     for secret in ("739146", "73<b>91</b>46", "73&lt;b&gt;91"):
         assert secret not in everything, secret

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from bot.channels import CODE_NOTICE
+from bot.domain_texts import code_notice
 from tests.bot.responses import domain, rendered
 
 pytestmark = pytest.mark.stack
@@ -80,7 +80,7 @@ def test_codes_are_masked_before_they_are_shown_stored_or_sent(demo, page):
     open_chat(page, demo.page_url)
     page.get_by_role("textbox", name=INPUT).fill("min puk är 12345678 och pnr 19121212-1212")
     page.keyboard.press("Enter")
-    expect(page.get_by_text(CODE_NOTICE)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(code_notice())).to_be_visible(timeout=30_000)
     log = page.locator(".sc-log").inner_text()
     assert "12345678" not in log and "19121212" not in log
     assert "[dold kod]" in log and "[dolt personnummer]" in log

@@ -446,7 +446,7 @@ def test_unreadable_old_key_stops_the_job_before_anything_is_deleted(
     assert done["status"] == "failed", done
     assert done["error_code"] == "card_object_unidentified"
     page = client.get(f"/pin/{job['job_id']}").text
-    assert "lämnades orört" in page and "gamla certifikat finns kvar" in page
+    assert "Inget på kortet har ändrats" in page and "gamla certifikat finns kvar" in page
     assert_old_intact(client, card)  # old pair complete, nothing new left behind
 
 
