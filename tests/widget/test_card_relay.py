@@ -85,7 +85,8 @@ def test_a_central_bot_tells_rest_users_it_cannot_see_their_card(relay_demo):
         json={"sender": "rest-user", "message": "Kan du kontrollera mitt SITHS-kort?"},
         timeout=30,
     ).json()
-    assert joined(reply) == rendered("utter_card_not_reachable_here")
+    assert joined(reply) == "\n\n".join([rendered("utter_card_not_reachable_here"),
+                                         rendered("utter_upgrade_yourself")])
 
 
 def widget_relay_routes() -> set:
