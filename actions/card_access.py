@@ -47,6 +47,7 @@ from actions.agent_client import (
     agent_base_url,
 )
 from actions.card_texts import offer_upgrade_yourself
+from actions.responses import response_text
 
 ACCESS_ENV = "CARD_AGENT_ACCESS"
 RELAY_CHANNELS = {"socketio"}
@@ -91,12 +92,6 @@ def open_requests(tracker: Tracker, prior: Events = ()) -> Dict[str, str]:
     return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def response_text(domain: Optional[Dict[str, Any]], response: str) -> str:
-    """The first text of a response in the domain rasa-sdk passes to an action."""
-    variants = ((domain or {}).get("responses") or {}).get(response) or [{}]
-    return str(variants[0].get("text") or "")
-
-
 def relay_request(
     call: AgentCall, request_id: Optional[str] = None, domain: Optional[Dict[str, Any]] = None
 ) -> Dict[str, Any]:
@@ -107,7 +102,8 @@ def relay_request(
         "method": call.method,
         "path": call.path,
         "body": call.body,
-        "label": response_text(domain, call.label) if call.label else "",
+        "label": response_text((domain or {}).get("responses") or {}, call.label)
+        if call.label else "",
     }
 
 

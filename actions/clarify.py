@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.responses import response_text
 from bot.faq_catalog import faq_catalog
 
 MAX_SUGGESTIONS = 3
@@ -29,12 +30,6 @@ OTHER_SUGGESTIONS = {
 NONE_OF_THESE = "utter_suggest_none"
 # If the best guess is that the question lies outside the FAQ, no suggestion helps.
 OUTSIDE_THE_FAQ = "out_of_scope"
-
-
-def response_text(responses: Mapping[str, Any], name: str) -> str:
-    """The first text of a response in the domain's responses."""
-    variants = responses.get(name) or [{}]
-    return str(variants[0].get("text") or "")
 
 
 def suggestion_titles(responses: Mapping[str, Any]) -> Dict[str, str]:
