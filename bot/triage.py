@@ -38,6 +38,8 @@ TOP_N = 3
 ESCALATE_INTENTS = {
     "out_of_scope": "Frågan gäller inte SITHS-kortet. Hänvisa till rätt stöd eller Servicecenter.",
     "human_handoff": "Den som ringer vill ha personlig hjälp. Eskalera till Servicecenter.",
+    "lost_card": "Kortet har kommit bort eller blivit stulet. FAQ-sidan säger inget om det: "
+    "hänvisa till Servicecenter.",
     "nlu_fallback": "Oklart vad frågan gäller. Ställ en följdfråga; är det fortfarande oklart, "
     "eskalera.",
 }
@@ -126,6 +128,7 @@ class Triage:
 
 OTHER_TITLES = {
     "out_of_scope": "Utanför SITHS-frågorna",
+    "lost_card": "Kortet har kommit bort",
     "greet": "Hälsning",
     "goodbye": "Avslutning",
     "thanks": "Tack",

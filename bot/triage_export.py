@@ -135,6 +135,7 @@ def other_answers() -> List[tuple]:
     out = []
     for intent, title in (("human_handoff", "Vill prata med en människa"),
                           ("out_of_scope", "Frågan gäller inte SITHS-kortet"),
+                          ("lost_card", "Kortet har kommit bort eller blivit stulet"),
                           ("check_card", "Vill kontrollera kortet"),
                           ("start_upgrade", "Vill uppgradera kortet"),
                           ("order_puk", "Vill beställa en PUK-kod")):

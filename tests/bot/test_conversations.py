@@ -175,6 +175,39 @@ def test_card_requests_without_the_card_agent_get_the_manual_route(bot, message)
     assert site.servicecenter.phone in reply
 
 
+CARD_ACTIONS = {"action_check_card", "action_upgrade_precheck", "action_start_upgrade",
+                "action_upgrade_status", "action_puk_precheck", "action_order_puk"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Jag har tappat mitt SITHS-kort", "mitt tjänstekort blev stulet ur väskan i helgen",
+     "hittar inte kortet nånstans, tror det är borta"],
+)
+def test_a_lost_or_stolen_card_gets_servicecenter_and_the_card_is_not_touched(bot, message):
+    sender = new_sender()
+    reply = joined(bot.chat(sender, message))
+    assert reply == rendered("utter_lost_card")
+    assert load_site_config().servicecenter.phone in reply
+    ran = {e.get("name") for e in bot.tracker(sender)["events"] if e.get("event") == "action"}
+    assert not ran & CARD_ACTIONS, ran
+
+
+def test_lost_codes_told_as_a_story_get_the_lost_codes_answer(bot):
+    # Seen in the widget (issue 13): this got the "only a PUK" answer.
+    message = "jag har slarvat bort brevet med koderna, hur gör jag nu"
+    reply = joined(bot.chat(new_sender(), message))
+    assert reply == rendered("utter_faq_tappat_koder")
+
+
+def test_is_my_card_upgraded_checks_the_card_rather_than_upgrading(bot):
+    # Seen in the widget (issue 13): this was taken as a request to start the upgrade.
+    sender = new_sender()
+    bot.chat(sender, "Är mitt kort uppgraderat nu?")
+    ran = [e.get("name") for e in bot.tracker(sender)["events"] if e.get("event") == "action"]
+    assert "action_check_card" in ran and "action_upgrade_precheck" not in ran, ran
+
+
 def test_greeting_and_goodbye(bot):
     sender = new_sender()
     assert joined(bot.chat(sender, "Hej!")) == rendered("utter_greet")
