@@ -1,0 +1,219 @@
+"""A linear intent classifier: TF-IDF weighted bag of lemmas and character n-grams,
+multinomial logistic regression.
+
+Why not only DIET: on the staff-style tuning set (docs/nlu.md) this classifier
+answered more FAQ questions right at once, with fewer confident wrong answers,
+than DIET on the same features; it also trains in seconds and answers in well
+under a millisecond. It reads the sentence-level sparse features the
+CountVectorsFeaturizers put on each message, weights each featurizer's block
+with TF-IDF (sublinear term frequency, L2-normalised rows) and fits
+scikit-learn's ``LogisticRegression``.
+
+The trained model is stored as plain arrays (``numpy.savez``, loaded without
+pickle), so loading a model never runs code from the model file.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text, Type
+
+import numpy as np
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers import LABEL_RANKING_LENGTH
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "linear_intent_classifier.npz"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class LinearIntentClassifier(IntentClassifier, GraphComponent):
+    """TF-IDF + logistic regression over the messages' sparse sentence features."""
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        return [Featurizer]
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["sklearn"]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # Inverse regularisation strength of the logistic regression.
+            "C": 10.0,
+            # Weigh each intent by the inverse of its number of examples.
+            "balanced": True,
+            # 1 + log(tf) instead of raw counts: a repeated word counts less.
+            "sublinear_tf": True,
+            "max_iter": 5000,
+            "ranking_length": LABEL_RANKING_LENGTH,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        classes: Optional[np.ndarray] = None,
+        origins: Optional[List[Text]] = None,
+        idf: Optional[np.ndarray] = None,
+        coef: Optional[np.ndarray] = None,
+        intercept: Optional[np.ndarray] = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.classes = classes
+        self.origins = origins or []
+        self.idf = idf
+        self.coef = coef
+        self.intercept = intercept
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    # --- features ---------------------------------------------------------------------
+
+    @staticmethod
+    def _origins(message: Message) -> List[Text]:
+        """The featurizers that put sparse sentence features on the message's text."""
+        return [
+            f.origin for f in message.features
+            if f.attribute == TEXT and f.is_sparse() and f.type == FEATURE_TYPE_SENTENCE
+        ]
+
+    def _blocks(self, messages: List[Message]) -> List[scipy.sparse.csr_matrix]:
+        """One count matrix per featurizer (words, character n-grams ...)."""
+        blocks = []
+        for origin in self.origins:
+            rows = []
+            for message in messages:
+                _, sentence = message.get_sparse_features(TEXT, [origin])
+                if sentence is None:
+                    raise ValueError(f"no sentence features from {origin} on a message")
+                rows.append(scipy.sparse.csr_matrix(sentence.features))
+            blocks.append(scipy.sparse.vstack(rows).tocsr())
+        return blocks
+
+    def _weighted(self, blocks: List[scipy.sparse.csr_matrix]) -> scipy.sparse.csr_matrix:
+        """Each featurizer's counts TF-IDF weighted and L2-normalised on its own (so
+        the many character n-grams do not drown the words), side by side."""
+        weighted, start = [], 0
+        for block in blocks:
+            tfidf = TfidfTransformer(sublinear_tf=self.config["sublinear_tf"])
+            tfidf.idf_ = self.idf[start:start + block.shape[1]]
+            start += block.shape[1]
+            weighted.append(tfidf.transform(block))
+        return scipy.sparse.hstack(weighted).tocsr()
+
+    # --- training -----------------------------------------------------------------------
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if not examples:
+            logger.debug("No intent examples: LinearIntentClassifier is not trained.")
+            return self._resource
+        self.origins = self._origins(examples[0])
+        if not self.origins:
+            raise ValueError("LinearIntentClassifier needs sparse featurizers before it")
+        blocks = self._blocks(examples)
+        self.idf = np.concatenate([
+            TfidfTransformer(sublinear_tf=self.config["sublinear_tf"]).fit(block).idf_
+            for block in blocks
+        ])
+        clf = LogisticRegression(
+            C=self.config["C"],
+            class_weight="balanced" if self.config["balanced"] else None,
+            max_iter=self.config["max_iter"],
+        )
+        clf.fit(self._weighted(blocks), [e.get(INTENT) for e in examples])
+        self.classes = np.asarray(clf.classes_, dtype=str)
+        self.coef = clf.coef_
+        self.intercept = clf.intercept_
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as model_dir:
+            np.savez(
+                model_dir / MODEL_FILE,
+                classes=self.classes,
+                origins=np.asarray(self.origins, dtype=str),
+                idf=self.idf,
+                coef=self.coef,
+                intercept=self.intercept,
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearIntentClassifier:
+        try:
+            with model_storage.read_from(resource) as model_dir:
+                with np.load(model_dir / MODEL_FILE, allow_pickle=False) as stored:
+                    return cls(config, model_storage, resource, classes=stored["classes"],
+                               origins=[str(o) for o in stored["origins"]],
+                               idf=stored["idf"], coef=stored["coef"],
+                               intercept=stored["intercept"])
+        except (ValueError, FileNotFoundError):
+            logger.debug("LinearIntentClassifier has no trained model; it predicts nothing.")
+            return cls(config, model_storage, resource)
+
+    # --- prediction ---------------------------------------------------------------------
+
+    def probabilities(self, messages: List[Message]) -> np.ndarray:
+        """One row of intent probabilities per message (columns: ``self.classes``)."""
+        scores = self._weighted(self._blocks(messages)) @ self.coef.T + self.intercept
+        scores = np.asarray(scores)
+        scores -= scores.max(axis=1, keepdims=True)
+        exp = np.exp(scores)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self.classes is None or not messages:
+            return messages
+        for message, row in zip(messages, self.probabilities(messages), strict=True):
+            order = np.argsort(-row)
+            ranking = [
+                {INTENT_NAME_KEY: str(self.classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])}
+                for i in order
+            ]
+            if self.config["ranking_length"] > 0:
+                ranking = ranking[: self.config["ranking_length"]]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages

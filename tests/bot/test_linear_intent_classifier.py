@@ -1,0 +1,100 @@
+"""The TF-IDF + logistic regression intent classifier (bot/components/), without Rasa's
+featurizers: messages carry hand-made sparse sentence features from two 'featurizers'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.components.linear_intent_classifier import LinearIntentClassifier
+
+WORDS = ["puk", "kostar", "kort", "kolla", "lunch"]
+CHARS = ["pu", "ko", "ka", "lu"]
+
+
+def message(text: str, intent: str | None = None) -> Message:
+    msg = Message(data={"text": text, **({"intent": intent} if intent else {})})
+    words = [[float(text.count(w)) for w in WORDS]]
+    chars = [[float(text.count(c)) for c in CHARS]]
+    msg.add_features(Features(scipy.sparse.coo_matrix(words), "sentence", "text", "words"))
+    msg.add_features(Features(scipy.sparse.coo_matrix(chars), "sentence", "text", "chars"))
+    return msg
+
+
+TRAINING = [
+    ("vad kostar puk", "faq_puk_kostnad"), ("puk kostar", "faq_puk_kostnad"),
+    ("kostar en ny puk", "faq_puk_kostnad"),
+    ("kolla kort", "check_card"), ("kolla mitt kort", "check_card"),
+    ("kort kolla nu", "check_card"),
+    ("lunch idag", "out_of_scope"), ("vad blir det till lunch", "out_of_scope"),
+    ("lunch lunch", "out_of_scope"),
+]
+
+
+@pytest.fixture
+def storage(tmp_path) -> LocalModelStorage:
+    return LocalModelStorage(tmp_path)
+
+
+def trained(storage: LocalModelStorage, resource: Resource, **config) -> LinearIntentClassifier:
+    context = ExecutionContext(GraphSchema({}), node_name="linear")
+    classifier = LinearIntentClassifier.create(
+        {**LinearIntentClassifier.get_default_config(), **config}, storage, resource, context)
+    classifier.train(TrainingData([message(t, i) for t, i in TRAINING]))
+    return classifier
+
+
+def test_it_predicts_the_intent_with_a_ranking_that_sums_to_one(storage):
+    classifier = trained(storage, Resource("linear"))
+    [parsed] = classifier.process([message("vad kostar en puk")])
+    assert parsed.get("intent")["name"] == "faq_puk_kostnad"
+    ranking = parsed.get("intent_ranking")
+    assert [r["name"] for r in ranking][0] == "faq_puk_kostnad"
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0)
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+
+
+def test_a_stored_model_loads_without_pickle_and_predicts_the_same(storage):
+    resource = Resource("linear")
+    classifier = trained(storage, resource)
+    loaded = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), storage, resource,
+        ExecutionContext(GraphSchema({}), node_name="linear"))
+    probe = [message("kolla kortet"), message("lunch"), message("puk")]
+    assert np.allclose(classifier.probabilities(probe), loaded.probabilities(probe))
+    assert loaded.origins == ["words", "chars"]
+
+
+def test_each_featurizer_is_weighted_on_its_own(storage):
+    # Doubling every count of one featurizer leaves the probabilities unchanged: each block
+    # is L2-normalised by itself, so the many character n-grams cannot drown the words.
+    # (Raw term frequencies here: with the default 1 + log(tf) doubling is not a scaling.)
+    classifier = trained(storage, Resource("linear"), sublinear_tf=False)
+    plain = message("kolla kort")
+    doubled = Message(data={"text": "kolla kort"})
+    for f in plain.features:
+        doubled.add_features(Features(f.features * (2 if f.origin == "chars" else 1),
+                                      f.type, f.attribute, f.origin))
+    base, scaled = classifier.probabilities([plain]), classifier.probabilities([doubled])
+    assert np.allclose(base, scaled)
+
+
+def test_untrained_it_leaves_messages_alone(storage):
+    classifier = LinearIntentClassifier.load(
+        LinearIntentClassifier.get_default_config(), storage, Resource("nothing"),
+        ExecutionContext(GraphSchema({}), node_name="linear"))
+    [parsed] = classifier.process([message("puk")])
+    assert parsed.get("intent") is None
+
+
+def test_without_sparse_features_it_says_so(storage):
+    classifier = trained(storage, Resource("linear"))
+    with pytest.raises(ValueError, match="sentence features"):
+        classifier.process([Message(data={"text": "puk"})])
