@@ -1,32 +1,80 @@
-"""NLU on questions written separately from the training data."""
+"""NLU on messages written by people who never saw data/nlu/ (tests/nlu/).
+
+The floors sit just under what the trained model measured on the staff-style
+held-out sets (docs/nlu.md), so a change that loses understanding fails here;
+`make bench` reports the figures next to the issue-13 targets (TARGETS), which
+are not all reached yet. The held-out sets are never used for training or tuning.
+"""
 
 import json
 
 import pytest
 
-from bot.nlu_eval import evaluate, load_examples
+from tests.support.nlu_eval import (
+    HELDOUT,
+    STAFF_HELDOUT,
+    load_all,
+    load_examples,
+    normalised,
+    score,
+    training_texts,
+)
 
-# Measured 0.946 accuracy and 0.932 macro-F1 on this data and config (make bench);
-# a drop below these is a regression.
-MIN_ACCURACY = 0.92
-MIN_MACRO_F1 = 0.90
+# Measured 2026-12-01: FAQ 0.970, card requests 0.865, off-topic declined 0.881,
+# wrong FAQ answers 0.0104 of all messages.
+FLOORS = {"faq": 0.96, "card": 0.85, "off_topic": 0.86}
+MAX_WRONG_FAQ_SHARE = 0.015
+# The first held-out file, closer to the training data's style.
+MIN_FIRST_HELDOUT_RIGHT = 0.92
+
+
+@pytest.fixture(scope="module")
+def staff_report(bot, tmp_path_factory):
+    report = score(bot.parse, load_all(STAFF_HELDOUT))
+    out = tmp_path_factory.mktemp("nlu") / "staff_heldout_report.json"
+    out.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    print(f"staff held-out: {json.dumps(report.as_dict()['groups'])}; {out}")
+    return report
 
 
 @pytest.mark.stack
-def test_heldout_accuracy_and_f1(bot, tmp_path_factory):
-    examples = load_examples()
-    assert len(examples) >= 150
-    report = evaluate(lambda text: bot.parse(text)["intent"]["name"], examples)
-    out = tmp_path_factory.mktemp("nlu") / "heldout_report.json"
-    out.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    print(f"held-out accuracy {report.accuracy:.3f}, macro-F1 {report.macro_f1:.3f}; {out}")
-    assert report.accuracy >= MIN_ACCURACY, report.confusions
-    assert report.macro_f1 >= MIN_MACRO_F1
+@pytest.mark.parametrize("group", sorted(FLOORS))
+def test_staff_heldout_stays_above_its_floor(staff_report, group):
+    figures = staff_report.groups[group]
+    assert figures.share("right") >= FLOORS[group], figures.as_dict()
 
 
-def test_heldout_file_shares_no_example_with_training_data():
-    from rasa.shared.nlu.training_data.loading import load_data
+@pytest.mark.stack
+def test_staff_heldout_has_few_wrong_faq_answers(staff_report):
+    wrong = [m for m in staff_report.misses if m["outcome"] == "wrong"
+             and m["done"].startswith("faq_")]
+    assert staff_report.wrong_faq_share <= MAX_WRONG_FAQ_SHARE, len(wrong)
 
-    train = {m.get("text").lower().strip() for m in load_data("data/nlu").intent_examples}
-    overlap = [t for t, _ in load_examples() if t.lower().strip() in train]
+
+@pytest.mark.stack
+def test_a_lost_or_stolen_card_is_understood(bot):
+    # What the bot then does (Servicecenter, the card untouched): test_conversations.py.
+    for text in ("jag har tappat mitt SITHS-kort", "mitt tjänstekort blev stulet i helgen"):
+        assert bot.parse(text)["intent"]["name"] == "lost_card", text
+
+
+@pytest.mark.stack
+def test_first_heldout_file(bot):
+    report = score(bot.parse, load_examples(HELDOUT))
+    right = sum(f.counts["right"] for f in report.groups.values()) / report.total
+    assert right >= MIN_FIRST_HELDOUT_RIGHT, report.misses
+
+
+@pytest.mark.parametrize("path", [HELDOUT, *STAFF_HELDOUT], ids=lambda p: p.name)
+def test_heldout_file_shares_no_example_with_training_data(path):
+    train = training_texts()
+    overlap = [t for t, _ in load_examples(path) if normalised(t) in train]
     assert not overlap
+
+
+@pytest.mark.parametrize("path", STAFF_HELDOUT, ids=lambda p: p.name)
+def test_staff_heldout_has_at_least_40_messages_per_intent(path):
+    from collections import Counter
+
+    counts = Counter(intent for _, intent in load_examples(path))
+    assert counts and all(n >= 40 for intent, n in counts.items() if intent != "stop"), counts
