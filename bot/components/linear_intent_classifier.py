@@ -38,6 +38,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.idf = idf
         self.coef = coef
         self.intercept = intercept
+        # (features x intents), contiguous: a sparse row times it is one pass, no copy.
+        self._coef_t = np.ascontiguousarray(coef.T) if coef is not None else None
 
     @classmethod
     def create(
@@ -118,23 +121,34 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         for origin in self.origins:
             rows = []
             for message in messages:
-                _, sentence = message.get_sparse_features(TEXT, [origin])
+                sentence = next(
+                    (f.features for f in message.features
+                     if f.origin == origin and f.attribute == TEXT
+                     and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()),
+                    None,
+                )
                 if sentence is None:
                     raise ValueError(f"no sentence features from {origin} on a message")
-                rows.append(scipy.sparse.csr_matrix(sentence.features))
-            blocks.append(scipy.sparse.vstack(rows).tocsr())
+                rows.append(scipy.sparse.csr_matrix(sentence))
+            blocks.append(rows[0] if len(rows) == 1 else scipy.sparse.vstack(rows).tocsr())
         return blocks
 
     def _weighted(self, blocks: List[scipy.sparse.csr_matrix]) -> scipy.sparse.csr_matrix:
         """Each featurizer's counts TF-IDF weighted and L2-normalised on its own (so
-        the many character n-grams do not drown the words), side by side."""
+        the many character n-grams do not drown the words), side by side. The same
+        arithmetic as scikit-learn's TfidfTransformer, without building an idf
+        diagonal matrix per message."""
         weighted, start = [], 0
         for block in blocks:
-            tfidf = TfidfTransformer(sublinear_tf=self.config["sublinear_tf"])
-            tfidf.idf_ = self.idf[start:start + block.shape[1]]
+            idf = self.idf[start:start + block.shape[1]]
             start += block.shape[1]
-            weighted.append(tfidf.transform(block))
-        return scipy.sparse.hstack(weighted).tocsr()
+            block = block.astype(np.float64, copy=True)
+            if self.config["sublinear_tf"]:
+                np.log(block.data, out=block.data)
+                block.data += 1.0
+            block.data *= idf[block.indices]
+            weighted.append(normalize(block, norm="l2", copy=False))
+        return scipy.sparse.hstack(weighted, format="csr")
 
     # --- training -----------------------------------------------------------------------
 
@@ -160,6 +174,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.classes = np.asarray(clf.classes_, dtype=str)
         self.coef = clf.coef_
         self.intercept = clf.intercept_
+        self._coef_t = np.ascontiguousarray(self.coef.T)
         self.persist()
         return self._resource
 
@@ -198,8 +213,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     def probabilities(self, messages: List[Message]) -> np.ndarray:
         """One row of intent probabilities per message (columns: ``self.classes``)."""
-        scores = self._weighted(self._blocks(messages)) @ self.coef.T + self.intercept
-        scores = np.asarray(scores)
+        scores = np.asarray(self._weighted(self._blocks(messages)) @ self._coef_t) + self.intercept
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
