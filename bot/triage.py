@@ -38,7 +38,7 @@ TOP_N = 3
 ESCALATE_INTENTS = {
     "out_of_scope": "Frågan gäller inte SITHS-kortet. Hänvisa till rätt stöd eller Servicecenter.",
     "human_handoff": "Den som ringer vill ha personlig hjälp. Eskalera till Servicecenter.",
-    "lost_card": "Kortet har kommit bort eller blivit stulet. FAQ-sidan säger inget om det: "
+    "lost_card": "Kortet har kommit bort eller blivit stulet. FAQ-sidan tar inte upp det, så "
     "hänvisa till Servicecenter.",
     "nlu_fallback": "Oklart vad frågan gäller. Ställ en följdfråga; är det fortfarande oklart, "
     "eskalera.",
@@ -128,7 +128,7 @@ class Triage:
 
 OTHER_TITLES = {
     "out_of_scope": "Utanför SITHS-frågorna",
-    "lost_card": "Kortet har kommit bort",
+    "lost_card": "Borttappat eller stulet kort",
     "greet": "Hälsning",
     "goodbye": "Avslutning",
     "thanks": "Tack",
