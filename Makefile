@@ -43,7 +43,10 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 AGENT_PY := .venv-agent/bin/python
 MODEL := models/current.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
+# The model also depends on the custom NLU components' code; Rasa's training cache does
+# not look at their source, hence --force (a full training takes about 1.5 minutes).
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
+	$(shell find bot/components -name '*.py' 2>/dev/null)
 
 .PHONY: help setup setup-demo setup-test train run site-check shell test test-unit test-stack lint validate \
 	bench lock agent-lock clean
@@ -73,7 +76,7 @@ setup-test:
 
 # Trains only when the training data, domain or config changed.
 $(MODEL): $(TRAINING_INPUTS) | setup
-	$(RASA) train --fixed-model-name current --out models
+	$(RASA) train --force --fixed-model-name current --out models
 
 train: setup $(MODEL)
 

@@ -218,10 +218,27 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def _has_text_features(self, message: Message) -> bool:
+        return all(
+            any(f.origin == origin and f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE
+                for f in message.features)
+            for origin in self.origins
+        )
+
     def process(self, messages: List[Message]) -> List[Message]:
         if self.classes is None or not messages:
             return messages
-        for message, row in zip(messages, self.probabilities(messages), strict=True):
+        # An empty or blank message has no features: like DIET, no intent and confidence 0,
+        # which the FallbackClassifier then turns into nlu_fallback (the honest no).
+        for message in messages:
+            if not self._has_text_features(message):
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                            add_to_output=True)
+                message.set("intent_ranking", [], add_to_output=True)
+        featured = [m for m in messages if self._has_text_features(m)]
+        if not featured:
+            return messages
+        for message, row in zip(featured, self.probabilities(featured), strict=True):
             order = np.argsort(-row)
             ranking = [
                 {INTENT_NAME_KEY: str(self.classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])}

@@ -94,7 +94,20 @@ def test_untrained_it_leaves_messages_alone(storage):
     assert parsed.get("intent") is None
 
 
-def test_without_sparse_features_it_says_so(storage):
+def test_a_blank_message_gets_no_intent_and_confidence_zero(storage):
+    # Rasa's featurizers give an empty message no features; DIET answered it like this,
+    # and the FallbackClassifier turns it into nlu_fallback.
     classifier = trained(storage, Resource("linear"))
-    with pytest.raises(ValueError, match="sentence features"):
-        classifier.process([Message(data={"text": "puk"})])
+    blank, real = Message(data={"text": ""}), message("vad kostar puk")
+    classifier.process([blank, real])
+    assert blank.get("intent") == {"name": None, "confidence": 0.0}
+    assert blank.get("intent_ranking") == []
+    assert real.get("intent")["name"] == "faq_puk_kostnad"
+
+
+def test_training_without_sparse_features_says_so(storage):
+    context = ExecutionContext(GraphSchema({}), node_name="linear")
+    classifier = LinearIntentClassifier.create(
+        LinearIntentClassifier.get_default_config(), storage, Resource("x"), context)
+    with pytest.raises(ValueError, match="sparse featurizers"):
+        classifier.train(TrainingData([Message(data={"text": "puk", "intent": "a"})]))
