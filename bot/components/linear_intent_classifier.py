@@ -230,12 +230,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return messages
         # An empty or blank message has no features: like DIET, no intent and confidence 0,
         # which the FallbackClassifier then turns into nlu_fallback (the honest no).
+        featured = []
         for message in messages:
-            if not self._has_text_features(message):
+            if self._has_text_features(message):
+                featured.append(message)
+            else:
                 message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
                             add_to_output=True)
                 message.set("intent_ranking", [], add_to_output=True)
-        featured = [m for m in messages if self._has_text_features(m)]
         if not featured:
             return messages
         for message, row in zip(featured, self.probabilities(featured), strict=True):
