@@ -107,6 +107,11 @@ UNSURE_CANDIDATES = [
     "nytt kort",
     "certifikat",
     "SITHS",
+    "kort och koder",
+    "certifikat kod",
+    "kort hjälp koder",
+    "en fråga om koderna",
+    "koder och certifikat",
 ]
 
 

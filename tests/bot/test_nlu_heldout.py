@@ -20,10 +20,10 @@ from tests.support.nlu_eval import (
     training_texts,
 )
 
-# Measured 2026-12-01: FAQ 0.979, card requests 0.873, off-topic declined 0.905,
-# wrong FAQ answers 0.0090 of all messages.
-FLOORS = {"faq": 0.97, "card": 0.86, "off_topic": 0.89}
-MAX_WRONG_FAQ_SHARE = 0.012
+# Measured 2026-12-01 after training round 7: FAQ 0.970, card requests 0.889,
+# off-topic declined 0.940, wrong FAQ answers 0.0076 of all messages.
+FLOORS = {"faq": 0.96, "card": 0.88, "off_topic": 0.93}
+MAX_WRONG_FAQ_SHARE = 0.010
 # The first held-out file, closer to the training data's style.
 MIN_FIRST_HELDOUT_RIGHT = 0.92
 
