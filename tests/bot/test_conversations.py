@@ -14,6 +14,7 @@ from bot.domain_texts import code_notice
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from tests.bot.responses import buttons, domain, joined, rendered
+from tests.scale.stacks import UNSURE_CANDIDATES
 
 pytestmark = pytest.mark.stack
 
@@ -94,25 +95,6 @@ def test_lunch_and_windows_password_get_the_honest_no(bot):
         reply = joined(bot.chat(new_sender(), question))
         assert "tyvärr inte svara" in reply
         assert load_site_config().servicecenter.phone in reply
-
-
-UNSURE_CANDIDATES = [
-    "kod",
-    "certifikat kort",
-    "puk",
-    "hjälp med kortet",
-    "kortet",
-    "koder kort",
-    "uppgradering",
-    "nytt kort",
-    "certifikat",
-    "SITHS",
-    "kort och koder",
-    "certifikat kod",
-    "kort hjälp koder",
-    "en fråga om koderna",
-    "koder och certifikat",
-]
 
 
 @pytest.fixture(scope="module")
