@@ -17,6 +17,7 @@ number stays true between reading a conversation and saving it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -45,16 +46,12 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _connection_record: Any) -> None:
     cursor.close()
 
 
-_event_classes: Dict[str, Optional[Type[Event]]] = {}
-
-
+@functools.cache
 def event_class(type_name: str) -> Optional[Type[Event]]:
     """The ``Event`` subclass stored under ``type_name``, as Rasa's own
     ``Event.resolve_by_type`` finds it (``None`` for the legacy "topic" event;
     ``ValueError`` for an unknown name), looked up once per name."""
-    if type_name not in _event_classes:
-        _event_classes[type_name] = Event.resolve_by_type(type_name)
-    return _event_classes[type_name]
+    return Event.resolve_by_type(type_name)
 
 
 def deserialise_events(serialised: List[Dict[str, Any]]) -> List[Event]:

@@ -9,12 +9,11 @@ import uuid
 import httpx
 import pytest
 
-from actions.clarify import likely_questions
 from bot.domain_texts import code_notice
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
-from tests.bot.responses import buttons, domain, joined, rendered
-from tests.scale.stacks import UNSURE_CANDIDATES
+from tests.bot.responses import buttons, joined, rendered
+from tests.support.unsure import find_unsure
 
 pytestmark = pytest.mark.stack
 
@@ -100,13 +99,7 @@ def test_lunch_and_windows_password_get_the_honest_no(bot):
 @pytest.fixture(scope="module")
 def unsure_message(bot) -> str:
     """A message the trained NLU is unsure about (but that is about the card)."""
-    for text in UNSURE_CANDIDATES:
-        parsed = bot.parse(text)
-        if parsed["intent"]["name"] == "nlu_fallback" and len(
-            likely_questions(parsed["intent_ranking"], domain().responses)
-        ) >= 2:
-            return text
-    pytest.fail(f"none of {UNSURE_CANDIDATES} leaves the NLU unsure; extend the list")
+    return find_unsure(bot, min_questions=2)
 
 
 def test_unsure_nlu_asks_menade_du_with_the_likeliest_questions(bot, unsure_message):

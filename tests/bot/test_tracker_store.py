@@ -115,4 +115,3 @@ def test_a_tracker_the_store_has_not_read_is_counted_in_the_database(tmp_path):
     elsewhere.update(UserUttered("hej", {"name": "greet", "confidence": 1.0}))
     asyncio.run(store.save(elsewhere))
     assert _stored_rows(db) == first + 1
-

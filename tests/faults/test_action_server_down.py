@@ -13,8 +13,8 @@ import pytest
 from bot.faq_catalog import faq_catalog
 from bot.site_config import load_site_config
 from tests.bot.responses import joined, rendered
-from tests.faults.conftest import find_unsure
 from tests.support.local_stack import BotServer, bot_stack
+from tests.support.unsure import find_unsure
 
 pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
 

@@ -13,9 +13,9 @@ from typing import Callable, Iterator, List, Tuple
 import pytest
 
 from tests.bot.responses import joined, rendered
-from tests.faults.conftest import find_unsure
 from tests.scale.stacks import pg_events, sqlite_events, turn_problems, user_texts
 from tests.support.local_stack import BotServer, bot_stack, postgres_server, write_endpoints
+from tests.support.unsure import find_unsure
 
 pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
 

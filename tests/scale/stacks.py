@@ -12,14 +12,6 @@ from typing import Any, Dict, Iterator, List, Sequence
 
 from tests.support.local_stack import BotServer, PgServer, bot_stack
 
-# Messages the trained NLU is unsure about (about the card, but vague): the
-# first one that gives nlu_fallback is used where a test needs "Menade du ...?".
-# Each training round moves these; add more rather than pick one by hand.
-UNSURE_CANDIDATES = ["kod", "certifikat kort", "puk", "hjälp med kortet", "kortet",
-                     "koder kort", "uppgradering", "nytt kort", "certifikat", "SITHS",
-                     "kort och koder", "certifikat kod", "kort hjälp koder",
-                     "en fråga om koderna", "koder och certifikat"]
-
 
 @contextmanager
 def parallel_stacks(dirs: Sequence[Path], **kwargs: Any) -> Iterator[List[BotServer]]:

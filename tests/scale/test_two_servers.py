@@ -18,7 +18,6 @@ import pytest
 from bot.faq_catalog import faq_catalog
 from tests.bot.responses import joined, rendered
 from tests.scale.stacks import (
-    UNSURE_CANDIDATES,
     parallel_stacks,
     pg_events,
     turn_problems,
@@ -31,6 +30,7 @@ from tests.support.local_stack import (
     redis_server,
     write_endpoints,
 )
+from tests.support.unsure import find_unsure
 
 pytestmark = pytest.mark.stack  # starts real processes (Rasa, action server, servers)
 
@@ -123,10 +123,7 @@ def test_conversation_state_follows_the_user_across_servers(region):
     B must know what A asked (from PostgreSQL) and give the honest no, not the
     reply to a stray 'no'."""
     servers, _ = region
-    unsure = next(
-        (t for t in UNSURE_CANDIDATES
-         if servers[0].parse(t)["intent"]["name"] == "nlu_fallback"), None)
-    assert unsure, f"none of {UNSURE_CANDIDATES} leaves the NLU unsure; extend the list"
+    unsure = find_unsure(servers[0])
     sender = f"region-ladder-{uuid.uuid4().hex[:8]}"
     assert "Menade du" in joined(servers[0].chat(sender, unsure))
     assert joined(servers[1].chat(sender, "/deny")) == rendered("utter_cannot_answer")
