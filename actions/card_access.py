@@ -28,7 +28,6 @@ is a :class:`AgentCall` plus a handler of its answer (see actions/card_result.py
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from actions.agent_client import (
 )
 from actions.card_texts import offer_upgrade_yourself
 from actions.responses import response_text
+from bot.doors import is_loopback
 
 ACCESS_ENV = "CARD_AGENT_ACCESS"
 RELAY_CHANNELS = {"socketio"}
@@ -191,13 +191,6 @@ def agent_origin() -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def agent_page_url(url: Any) -> Optional[str]:
@@ -212,7 +205,7 @@ def agent_page_url(url: Any) -> Optional[str]:
         return None
     if parts.scheme != "http" or not parts.hostname or port is None or parts.username:
         return None
-    if not _is_loopback(parts.hostname):
+    if not is_loopback(parts.hostname):
         return None
     if f"{parts.scheme}://{parts.netloc}".lower() != agent_origin():
         return None

@@ -45,8 +45,9 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.chat_reference import references
 from bot.domain_texts import code_notice, silence_notice
-from bot.doors import DoorPolicy, load_secret
+from bot.doors import DoorPolicy, load_secret, session_secret
 from bot.masking import (
     MAX_METADATA_BYTES,
     contains_placeholder,
@@ -79,9 +80,8 @@ class _CountingOutput(OutputChannel):
         self.inner = inner
         self.sent = 0
 
-    @classmethod
-    def name(cls) -> Text:
-        return "counting"
+    def name(self) -> Text:  # type: ignore[override] - the channel it passes messages to
+        return self.inner.name()
 
     def __getattr__(self, attribute: str) -> Any:
         return getattr(self.inner, attribute)
@@ -196,12 +196,7 @@ class SessionSigner:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> SessionSigner:
-        secret = load_secret("BOT_SESSION_SECRET", env)
-        if not secret:
-            logger.warning("BOT_SESSION_SECRET is not set: socket.io sessions are signed with a "
-                           "key that lasts only until this process stops")
-            secret = secrets.token_hex(32)
-        return cls(secret.encode())
+        return cls(session_secret(env))
 
     def _mac(self, random_part: Text, owner: Text) -> Text:
         msg = f"siths-socketio-session|v1|{owner}|{random_part}".encode()
@@ -341,6 +336,11 @@ class MaskingSocketIOInput(SocketIOInput):
                 sio.enter_room(sid, conversation_id(session), namespace=namespace)
             sessions[sid] = session
             await sio.emit("session_confirm", session, room=sid, namespace=namespace)
+            # The widget shows the conversation's chat reference in its header; clients
+            # that do not know the event ignore it.
+            reference = references().reference(conversation_id(session))
+            await sio.emit("chat_reference", {"reference": reference}, room=sid,
+                           namespace=namespace)
 
         async def user_uttered(sid: Text, data: Any) -> Any:
             # Drop malformed payloads before Rasa's handler sees them (e.g. a

@@ -27,6 +27,8 @@ Settings (environment):
 from __future__ import annotations
 
 import errno
+import ipaddress
+import logging
 import os
 import secrets
 import stat
@@ -35,6 +37,8 @@ from typing import Iterable, List, Mapping, Optional, Set
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+logger = logging.getLogger(__name__)
 
 
 def _split(value: str) -> List[str]:
@@ -65,6 +69,27 @@ def host_name(host_header: str) -> str:
     if host.count(":") == 1:
         return host.split(":", 1)[0]
     return host
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback IP address (``127.0.0.0/8``, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def session_secret(env: Optional[Mapping[str, str]] = None) -> bytes:
+    """The socket.io session key (``BOT_SESSION_SECRET[_FILE]``), which also derives the
+    chat references; without one, a key that lasts only as long as this process."""
+    secret = load_secret("BOT_SESSION_SECRET", env)
+    if not secret:
+        logger.warning("BOT_SESSION_SECRET is not set: socket.io sessions and chat "
+                       "references last only until this process stops")
+        secret = secrets.token_hex(32)
+    return secret.encode()
 
 
 class DoorPolicy:

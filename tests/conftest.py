@@ -34,3 +34,8 @@ if BOT_VENV:
     from tests.support.local_stack import TEST_SITE
 
     os.environ.update(TEST_SITE)
+    # `make test` inherits the Makefile's secret files for `make run` (var/secrets/, which a
+    # fresh clone does not have); tests give every process they start its own secrets.
+    for name in ("ACTION_SERVER_TOKEN_FILE", "BOT_SESSION_SECRET_FILE", "RASA_API_TOKEN_FILE",
+                 "TRIAGE_TOKEN_FILE"):
+        os.environ.pop(name, None)

@@ -20,6 +20,7 @@ from typing import Iterator
 import httpx
 import pytest
 
+from actions.card_states import LOCAL_TIME
 from bot.site_config import swedish_date
 from tests.bot.responses import buttons, joined, rendered
 from tests.support.card_stack import DEMO_PINS, CardWorld, card_world
@@ -98,11 +99,12 @@ def test_check_the_old_card_offers_the_upgrade(world):
 
 
 def card_expiry(world: CardWorld) -> str:
-    """The date the chat should name: the last expiry the agent read from the card."""
+    """The date the chat should name: the last expiry the agent read from the card, as a
+    date in Sweden (between 23:00 and 24:00 UTC it is already the next day there)."""
     answer = httpx.get(f"{world.agent_url}/v1/card/state",
                        headers={"Authorization": f"Bearer {world.agent_token}"}, timeout=30)
     details = answer.json()["details"]
-    when = dt.datetime.fromisoformat(details["latest_expiry"]).date()
+    when = dt.datetime.fromisoformat(details["latest_expiry"]).astimezone(LOCAL_TIME).date()
     return swedish_date(when)
 
 

@@ -127,6 +127,7 @@ class BotServer:
     action_pid: int = 0
     action_url: str = ""
     action_token: str = ""
+    session_secret: str = ""
     rasa: Optional[Managed] = field(default=None, repr=False)
     actions: Optional[Managed] = field(default=None, repr=False)
 
@@ -275,6 +276,7 @@ def bot_stack(
             tracker_db=tmp / "tracker.db", log_file=rasa_log, stdout_file=rasa_out,
             pid=rasa.pid, action_pid=actions.pid, rasa=rasa, actions=actions,
             action_url=f"http://127.0.0.1:{action_port}", action_token=env["ACTION_SERVER_TOKEN"],
+            session_secret=env["BOT_SESSION_SECRET"],
         )
     finally:
         for proc in (rasa, actions):
