@@ -30,6 +30,11 @@ endif
 # ACTION_SERVER_TOKEN / BOT_SESSION_SECRET in the environment). Never the repo.
 export ACTION_SERVER_TOKEN_FILE ?= $(DATA_DIR)/secrets/action-server.token
 export BOT_SESSION_SECRET_FILE ?= $(DATA_DIR)/secrets/socketio-session.key
+# The service desk's triage page (make run starts it on loopback, docs/triage.md): its
+# sign-in token, and Rasa's HTTP API token it asks the bot with (same 0600 files).
+export TRIAGE_PORT ?= 5080
+export TRIAGE_TOKEN_FILE ?= $(DATA_DIR)/secrets/triage.token
+export RASA_API_TOKEN_FILE ?= $(DATA_DIR)/secrets/rasa-api.token
 # direct: the action server calls the card agent on this machine (make run);
 # relay: a central bot, the widget calls the agent for it (docs/widget.md).
 export CARD_AGENT_ACCESS ?= direct
@@ -59,7 +64,7 @@ help:
 	@echo "make demo-card  an emulated SITHS card for trying the agent (make demo-card-list)"
 	@echo "make agent-dist the card agent's wheel + single-file executable in dist/"
 	@echo "make shell   chat with the running bot in this terminal"
-	@echo "make bench   NLU accuracy, reply latency, training time, memory"
+	@echo "make bench   NLU accuracy, reply latency, training time, memory, the triage report at 100 000 conversations"
 	@echo "make lint    ruff;  make validate: rasa data validate"
 
 # What each command installs (scripts/setup.sh): run = deps/run + both venvs' runtime
@@ -115,6 +120,7 @@ test-stack: setup-test $(MODEL)
 
 bench: setup-test $(MODEL)
 	$(PY) benchmarks/bench_bot.py
+	$(PY) benchmarks/bench_report.py
 
 # Re-pin the whole Python package set after a deliberate upgrade in pyproject.toml.
 lock: setup-test

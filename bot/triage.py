@@ -37,11 +37,11 @@ TOP_N = 3
 # Intents after which the agent should hand the call on, and why (Swedish: shown to agents).
 ESCALATE_INTENTS = {
     "out_of_scope": "Frågan gäller inte SITHS-kortet. Hänvisa till rätt stöd eller Servicecenter.",
-    "human_handoff": "Den som ringer vill ha personlig hjälp. Eskalera till Servicecenter.",
+    "human_handoff": "Personen vill ha personlig hjälp. Eskalera till Servicecenter.",
     "lost_card": "Kortet har kommit bort eller blivit stulet. FAQ-sidan tar inte upp det, så "
     "hänvisa till Servicecenter.",
-    "nlu_fallback": "Oklart vad frågan gäller. Ställ en följdfråga; är det fortfarande oklart, "
-    "eskalera.",
+    "nlu_fallback": "Oklart vad frågan gäller. Ställ en följdfråga. Eskalera om det "
+    "fortfarande är oklart.",
 }
 SERVICECENTER_PLACEHOLDER = "{servicecenter_contact}"
 
@@ -127,7 +127,7 @@ class Triage:
 
 
 OTHER_TITLES = {
-    "out_of_scope": "Utanför SITHS-frågorna",
+    "out_of_scope": "Gäller inte SITHS-kortet",
     "lost_card": "Borttappat eller stulet kort",
     "greet": "Hälsning",
     "goodbye": "Avslutning",
@@ -205,8 +205,8 @@ def render(result: Triage, console: Any) -> None:
     from rich.text import Text
 
     table = Table(title="Troligast", show_header=True, header_style="bold")
-    table.add_column("Fråga")
-    table.add_column("Säkerhet", justify="right")
+    table.add_column("Ämne")
+    table.add_column("Sannolikhet", justify="right")
     for _intent, title, confidence in result.ranking:
         table.add_row(Text(title), f"{confidence:.0%}")
     console.print(table)
@@ -265,8 +265,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 def masked_warning() -> Any:
     from rich.text import Text
 
-    return Text("Koden/personnumret togs bort. Be aldrig om koder, PUK-kod eller "
-                "personnummer.", style="bold red")
+    return Text("Koden/personnumret togs bort. Be aldrig om koder (till exempel PUK-kod) "
+                "eller personnummer.", style="bold red")
 
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ def escalation_rules() -> List[str]:
     rules.append("Svaret hänvisar till Servicecenter (markerat med ⚑ nedan) och den som ringer "
                  "behöver det, till exempel ett nytt kort.")
     rules.append("Kortets läge säger att Servicecenter ska kontaktas (markerat med ⚑ nedan).")
-    rules.append("Be aldrig om koder, PUK-kod eller personnummer, och skriv aldrig ner dem.")
+    rules.append("Be aldrig om koder (till exempel PUK-kod) eller personnummer, och skriv "
+                 "aldrig ner dem.")
     return rules
 
 

@@ -35,12 +35,14 @@ if [ "${CARD_AGENT_ACCESS:-direct}" = "relay" ]; then
   widget_args=(--card-agent-url "http://127.0.0.1:${CARDAGENT_PORT:-8765}")
 fi
 
-# Shared secrets (action server token, socket.io session key): 0600 files in
-# the data dir, created once; processes read them through *_FILE, so no secret
-# is ever on a command line. RASA_API_TOKEN likewise stays in the environment.
+# Shared secrets (action server token, socket.io session key, the triage page's sign-in
+# code and Rasa's HTTP API token, which the triage page asks the bot with): 0600 files in
+# the data dir, created once; processes read them through *_FILE, so no secret is ever on
+# a command line. A RASA_API_TOKEN in the environment takes precedence over its file.
 umask 077
-.venv/bin/python -m bot.doors "$ACTION_SERVER_TOKEN_FILE" "$BOT_SESSION_SECRET_FILE"
-export ACTION_SERVER_TOKEN_FILE BOT_SESSION_SECRET_FILE
+.venv/bin/python -m bot.doors "$ACTION_SERVER_TOKEN_FILE" "$BOT_SESSION_SECRET_FILE" \
+  "$TRIAGE_TOKEN_FILE" "$RASA_API_TOKEN_FILE"
+export ACTION_SERVER_TOKEN_FILE BOT_SESSION_SECRET_FILE TRIAGE_TOKEN_FILE RASA_API_TOKEN_FILE
 # The widget's origin(s): Rasa's CORS and the channels' Origin check (bot/doors.py).
 export BOT_ALLOWED_ORIGINS="${BOT_ALLOWED_ORIGINS:-http://127.0.0.1:$WIDGET_PORT http://localhost:$WIDGET_PORT}"
 
@@ -70,6 +72,11 @@ pids+=($!)
   >"$logs/widget.log" 2>&1 &
 pids+=($!)
 
+# The service desk's triage page (loopback only; sign in with the code in $TRIAGE_TOKEN_FILE).
+TRIAGE_BOT_URL="http://127.0.0.1:$RASA_PORT" .venv/bin/python -m bot.triage_web \
+  >"$logs/triage.log" 2>&1 &
+pids+=($!)
+
 # bot.serve is `rasa run` that takes RASA_API_TOKEN (or RASA_API_TOKEN_FILE)
 # from the environment: the HTTP API is on only with a token, which `ps` never shows.
 .venv/bin/python -m bot.serve --interface 127.0.0.1 --port "$RASA_PORT" --model models/current.tar.gz \
@@ -94,6 +101,7 @@ The SITHS helpdesk bot is running.
             -H 'Content-Type: application/json' \\
             -d '{"sender":"test","message":"Vad kostar en ny PUK-kod?"}'
   socket.io: http://127.0.0.1:$RASA_PORT/socket.io
+  Service desk's triage page:  http://127.0.0.1:$TRIAGE_PORT/  (sign-in code: $TRIAGE_TOKEN_FILE)
   Logs: $logs/    Conversations: $RASA_TRACKER_DB
 Press Ctrl-C to stop.
 MSG

@@ -26,12 +26,20 @@ def browser():  # noqa: ANN201 - a Playwright Browser
         browser.close()
 
 
-@pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201 - a Playwright Page with .errors
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="sv-SE")
-    page = context.new_page()
+def new_page(browser, **context_options):  # noqa: ANN001, ANN201 - a Playwright Page
+    """A page in a new browser context (Swedish, 1280 wide unless ``context_options`` say
+    otherwise) that collects the page's script errors in ``page.errors``."""
+    options = {"viewport": {"width": 1280, "height": 800}, "locale": "sv-SE",
+               **context_options}
+    page = browser.new_context(**options).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors
+    return page
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201 - a Playwright Page with .errors
+    page = new_page(browser)
     yield page
-    context.close()
+    page.context.close()

@@ -19,7 +19,19 @@ button, input { font: inherit; }
 .sc-panel[hidden] { display: none; }
 .sc-header { background: #00527a; color: #fff; padding: 10px 12px; display: flex;
   align-items: center; gap: 8px; }
-.sc-header h2 { font-size: 17px; margin: 0; flex: 1; }
+.sc-heading { flex: 1; min-width: 0; }
+.sc-header h2 { font-size: 17px; margin: 0; }
+.sc-ref { font-size: 13px; margin: 2px 0 0; }
+.sc-badge { display: inline-block; min-width: 20px; margin-left: 8px; padding: 1px 6px;
+  border-radius: 10px; background: #b00020; color: #fff; font-size: 13px; font-weight: 700; }
+.sc-badge[hidden] { display: none; }
+.sc-feedback { display: flex; align-items: center; gap: 6px; font-size: 14px; color: #333;
+  padding: 0 4px; }
+.sc-feedback-button { background: #fff; border: 1px solid #6b7280; border-radius: 6px;
+  padding: 2px 8px; cursor: pointer; font-size: 16px; }
+.sc-feedback-button[aria-pressed="true"] { border-color: #00527a; background: #e6f0f5; }
+.sc-feedback-button:disabled { cursor: default; }
+.sc-ref-code { white-space: nowrap; user-select: all; font-weight: 600; }
 .sc-header button { background: transparent; color: #fff; border: 1px solid #fff;
   border-radius: 6px; padding: 4px 8px; cursor: pointer; font-size: 14px; }
 .sc-status { font-size: 14px; color: #4a4a4a; padding: 4px 12px; min-height: 1.6em;

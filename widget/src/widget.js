@@ -5,6 +5,7 @@ import { io } from "socket.io-client";
 
 import { originOf, registerCardRelay } from "./cardRelay.js";
 import { maskSensitive } from "./mask.js";
+import { registerFeedback } from "./feedback.js";
 import { isCustom, payloadHandler, registerPayloadHandler } from "./payloads.js";
 import { buttonsOf, el, linkAllowed, richText, safeUrl } from "./render.js";
 import { CSS } from "./style.js";
@@ -35,6 +36,9 @@ const DEFAULTS = {
   // The card agent's own pages (PIN page, PUK order page) are linked only on this
   // origin (cardAgentUrl's origin when that is set), and opened only by a click.
   agentOrigin: "http://127.0.0.1:8765",
+  // The widget's own words (the keys of T below), e.g. { feedbackQuestion: "..." }; the
+  // bot's answers are the bot's (domain.yml) and cannot be changed here.
+  texts: {},
 };
 
 const T = {
@@ -56,6 +60,14 @@ const T = {
   log: "Konversation",
   image: "Bild från SITHS-hjälpen",
   cannotShow: "Det här meddelandet kan inte visas här.",
+  reference: "Chattreferens: ",
+  referenceHint: "Uppge chattreferensen om du kontaktar Servicecenter.",
+  feedbackQuestion: "Var svaret till hjälp?",
+  feedbackYes: "Ja, svaret hjälpte",
+  feedbackNo: "Nej, svaret hjälpte inte",
+  feedbackYesShort: "👍 Ja",
+  feedbackNoShort: "👎 Nej",
+  unread: (n) => (n === 1 ? "1 nytt svar" : `${n} nya svar`),
 };
 
 // Session ids are issued (and signed) by the bot: the widget asks with the one
@@ -66,6 +78,11 @@ class SithsChat {
   constructor(config) {
     this.config = { ...DEFAULTS, ...config };
     if (!this.config.botUrl) throw new Error("SithsChat: botUrl is required");
+    this.t = { ...T };
+    for (const [key, value] of Object.entries(this.config.texts || {})) {
+      if (key in T && typeof value === typeof T[key]) this.t[key] = value;
+    }
+    registerFeedback(this.t);
     if (this.config.cardAgentUrl) registerCardRelay(this.config.cardAgentUrl);
     this.agentOrigin = originOf(this.config.cardAgentUrl || this.config.agentOrigin);
     for (const [type, handler] of Object.entries(this.config.payloadHandlers || {})) {
@@ -88,7 +105,7 @@ class SithsChat {
     } catch {
       /* unreadable: start over */
     }
-    return { sessionId: null, transcript: [], open: false, greeted: false };
+    return { sessionId: null, transcript: [], open: false, greeted: false, unread: 0 };
   }
 
   save() {
@@ -110,19 +127,21 @@ class SithsChat {
       type: "button",
       "aria-expanded": "false",
       "aria-controls": this.ids.panel,
-      text: this.config.launcherText,
       onclick: () => this.open(),
-    });
+    }, [
+      el("span", { text: this.config.launcherText }),
+      (this.badge = el("span", { class: "sc-badge", hidden: true })),
+    ]);
     this.status = el("div", { class: "sc-status", role: "status", "aria-live": "polite" });
     this.log = el("div", {
       class: "sc-log",
       role: "log",
       "aria-live": "polite",
-      "aria-label": T.log,
+      "aria-label": this.t.log,
       tabindex: "0",
     });
     this.typing = el("div", { class: "sc-typing", hidden: true }, [
-      T.typing,
+      this.t.typing,
       el("span", { "aria-hidden": "true", text: " …" }),
     ]);
     this.input = el("input", {
@@ -131,12 +150,12 @@ class SithsChat {
       type: "text",
       autocomplete: "off",
       maxlength: "1000",
-      placeholder: T.placeholder,
+      placeholder: this.t.placeholder,
     });
     const form = el("form", { class: "sc-form", onsubmit: (e) => this.onSubmit(e) }, [
-      el("label", { class: "sc-sr", for: this.ids.input, text: T.inputLabel }),
+      el("label", { class: "sc-sr", for: this.ids.input, text: this.t.inputLabel }),
       this.input,
-      el("button", { class: "sc-send", type: "submit", text: T.send }),
+      el("button", { class: "sc-send", type: "submit", text: this.t.send }),
     ]);
     this.panel = el(
       "div",
@@ -151,12 +170,15 @@ class SithsChat {
       },
       [
         el("div", { class: "sc-header" }, [
-          el("h2", { id: this.ids.title, text: this.config.title }),
-          el("button", { type: "button", text: T.restart, onclick: () => this.restart() }),
+          el("div", { class: "sc-heading" }, [
+            el("h2", { id: this.ids.title, text: this.config.title }),
+            (this.referenceLine = el("p", { class: "sc-ref", title: this.t.referenceHint })),
+          ]),
+          el("button", { type: "button", text: this.t.restart, onclick: () => this.restart() }),
           el("button", {
             type: "button",
-            text: T.close,
-            "aria-label": T.closeLabel,
+            text: this.t.close,
+            "aria-label": this.t.closeLabel,
             onclick: () => this.close(),
           }),
         ]),
@@ -164,18 +186,22 @@ class SithsChat {
         this.log,
         this.typing,
         form,
-        el("p", { class: "sc-note", text: T.note }),
+        el("p", { class: "sc-note", text: this.t.note }),
       ],
     );
     this.root = el("div", { class: "sc-root", lang: "sv" }, [this.launcher, this.panel]);
     shadow.append(el("style", { text: CSS }), this.root);
     parent.append(this.host);
     for (const entry of this.state.transcript) this.show(entry, true);
+    this.showReference();
+    this.showUnread();
     if (this.state.open) this.open(false);
     return this;
   }
 
   open(focus = true) {
+    this.state.unread = 0;
+    this.showUnread();
     this.panel.hidden = false;
     this.launcher.hidden = true;
     this.launcher.setAttribute("aria-expanded", "true");
@@ -198,8 +224,9 @@ class SithsChat {
   }
 
   restart() {
-    this.state = { sessionId: null, transcript: [], open: true, greeted: false };
+    this.state = { sessionId: null, transcript: [], open: true, greeted: false, unread: 0 };
     this.save();
+    this.showReference();
     this.log.replaceChildren();
     this.hideTyping();
     this.confirmed = false;
@@ -218,7 +245,7 @@ class SithsChat {
   // --- connection ---
   connect() {
     if (this.socket) return;
-    this.setStatus(T.connecting);
+    this.setStatus(this.t.connecting);
     const socket = io(this.config.botUrl, {
       path: this.config.socketPath,
       transports: this.config.transports,
@@ -232,14 +259,15 @@ class SithsChat {
     this.socket = socket;
     socket.on("connect", () => this.requestSession());
     socket.on("session_confirm", (id) => this.onSessionConfirm(id));
+    socket.on("chat_reference", (data) => this.onReference(data));
     socket.on("bot_uttered", (message) => this.receive(message));
     socket.on("disconnect", (reason) => {
       this.confirmed = false;
-      this.setStatus(T.reconnecting);
+      this.setStatus(this.t.reconnecting);
       // The server closed the connection: socket.io does not retry by itself then.
       if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     });
-    socket.on("connect_error", () => this.setStatus(T.unreachable));
+    socket.on("connect_error", () => this.setStatus(this.t.unreachable));
   }
 
   signIn(cb) {
@@ -278,6 +306,25 @@ class SithsChat {
     }
   }
 
+  // The conversation's chat reference (bot/chat_reference.py), sent by the bot after
+  // session_confirm: shown in the header, for the user to give Servicecenter.
+  onReference(data) {
+    const reference = data && data.reference;
+    if (typeof reference !== "string" || !/^K-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(reference)) return;
+    if (!this.confirmed || reference === this.state.reference) return;
+    this.state.reference = reference;
+    this.save();
+    this.showReference();
+  }
+
+  showReference() {
+    const reference = this.state.reference;
+    this.referenceLine.replaceChildren(
+      ...(reference ? [this.t.reference, el("span", { class: "sc-ref-code", text: reference })] : []),
+    );
+    this.referenceLine.hidden = !reference;
+  }
+
   // --- sending ---
   onSubmit(event) {
     event.preventDefault();
@@ -305,7 +352,19 @@ class SithsChat {
   receive(message) {
     if (!message || typeof message !== "object") return;
     this.hideTyping();
+    if (!this.state.open && !isCustom(message)) {
+      // A reply while the panel is closed (e.g. the upgrade's check-back): a badge.
+      this.state.unread = (this.state.unread || 0) + 1;
+      this.showUnread();
+    }
     this.record({ from: "bot", message });
+  }
+
+  showUnread() {
+    const n = this.state.unread || 0;
+    this.badge.hidden = n === 0;
+    this.badge.textContent = n ? String(n) : "";
+    this.launcher.setAttribute("aria-label", n ? `${this.config.launcherText} (${this.t.unread(n)})` : this.config.launcherText);
   }
 
   record(entry) {
@@ -317,7 +376,7 @@ class SithsChat {
   show(entry, restored) {
     if (entry.from === "user") {
       this.log.append(
-        el("div", { class: "sc-msg sc-user" }, [el("span", { class: "sc-sr", text: T.you }), entry.text]),
+        el("div", { class: "sc-msg sc-user" }, [el("span", { class: "sc-sr", text: this.t.you }), entry.text]),
       );
     } else {
       for (const node of this.renderBot(entry.message, restored)) this.log.append(node);
@@ -328,21 +387,23 @@ class SithsChat {
   renderBot(message, restored) {
     const nodes = [];
     const bubble = (children) =>
-      el("div", { class: "sc-msg sc-bot" }, [el("span", { class: "sc-sr", text: T.bot }), ...children]);
+      el("div", { class: "sc-msg sc-bot" }, [el("span", { class: "sc-sr", text: this.t.bot }), ...children]);
     if (isCustom(message)) {
       const handler = typeof message.type === "string" ? payloadHandler(message.type) : undefined;
       if (handler) {
         try {
           const node = handler(message, this.handlerApi(restored));
-          if (node) nodes.push(bubble([node]));
+          // A handler's node is a bot bubble, unless it marks itself as part of the log's
+          // furniture (class sc-plain: the feedback question).
+          if (node) nodes.push(node.classList && node.classList.contains("sc-plain") ? node : bubble([node]));
         } catch (error) {
           console.error("SithsChat: payload handler failed", error);
-          nodes.push(bubble([T.cannotShow]));
+          nodes.push(bubble([this.t.cannotShow]));
         }
         return nodes;
       }
       const text = ["text", "title", "message"].map((k) => message[k]).find((v) => typeof v === "string");
-      if (text || !buttonsOf(message).length) nodes.push(bubble(text ? this.richText(text) : [T.cannotShow]));
+      if (text || !buttonsOf(message).length) nodes.push(bubble(text ? this.richText(text) : [this.t.cannotShow]));
     } else if (typeof message.text === "string" && message.text) {
       nodes.push(bubble(this.richText(message.text)));
     }
@@ -352,7 +413,7 @@ class SithsChat {
       nodes.push(
         el(
           "div",
-          { class: "sc-buttons", role: "group", "aria-label": T.replies },
+          { class: "sc-buttons", role: "group", "aria-label": this.t.replies },
           buttons.map((b) =>
             el("button", {
               class: "sc-reply",
@@ -376,10 +437,10 @@ class SithsChat {
     let src = safeUrl(payload && payload.src) || safeUrl(typeof attachment === "string" ? attachment : null);
     if (src && !linkAllowed(src, this.agentOrigin)) src = null;
     if (attachment && attachment.type === "image" && src) {
-      return el("img", { class: "sc-image", src, alt: T.image });
+      return el("img", { class: "sc-image", src, alt: this.t.image });
     }
     if (src) return el("a", { href: src, target: "_blank", rel: "noopener noreferrer", text: src });
-    return document.createTextNode(T.cannotShow);
+    return document.createTextNode(this.t.cannotShow);
   }
 
   handlerApi(restored) {
@@ -399,7 +460,7 @@ class SithsChat {
     clearTimeout(this.typingTimer);
     this.typingTimer = setTimeout(() => {
       this.hideTyping();
-      this.setStatus(T.noAnswer);
+      this.setStatus(this.t.noAnswer);
     }, TYPING_TIMEOUT_MS);
     this.scrollDown();
   }
