@@ -42,14 +42,7 @@ from bot.triage_web.conversations import ReferenceIndex, read_conversation
 from bot.triage_web.guard import Attempts
 from bot.triage_web.report_groups import group_yaml
 from bot.triage_web.report_plots import day_plot_svg
-from bot.triage_web.report_view import (
-    OUTCOME_NAMES,
-    PeriodError,
-    ReportCache,
-    answer_name,
-    period,
-    pick_name,
-)
+from bot.triage_web.report_view import PeriodError, ReportCache, period, report_values
 from bot.triage_web.settings import TriageWebSettings
 from bot.triage_web.ticket import conversation_note, search_note
 
@@ -277,11 +270,9 @@ def create_app(
                         last=request.args.get("till", ""), status=400)
         computed = await asyncio.to_thread(reports.get, first, last)
         query = f"fran={first}&till={last}"
-        return page("report.html", first=first, last=last, report=computed.report,
-                    groups=computed.groups, seconds=computed.seconds,
-                    plot_url=f"/rapport/diagram.svg?{query}",
-                    group_url=lambda number: f"/rapport/grupp/{number}?{query}",
-                    outcome_names=OUTCOME_NAMES, pick_name=pick_name, answer_name=answer_name)
+        return page("report.html", **report_values(
+            computed, first, last, plot_url=f"/rapport/diagram.svg?{query}",
+            group_url=lambda number: f"/rapport/grupp/{number}?{query}"))
 
     @app.get("/rapport/diagram.svg")
     async def report_plot(request: Request) -> HTTPResponse:

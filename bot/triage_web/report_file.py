@@ -19,14 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.triage_web.report_groups import group_yaml
 from bot.triage_web.report_plots import day_plot_svg
-from bot.triage_web.report_view import (
-    OUTCOME_NAMES,
-    PeriodError,
-    ReportCache,
-    answer_name,
-    period,
-    pick_name,
-)
+from bot.triage_web.report_view import PeriodError, ReportCache, period, report_values
 from bot.triage_web.settings import TriageWebSettings
 
 HERE = Path(__file__).resolve().parent
@@ -45,10 +38,9 @@ def write_report(engine: sa.engine.Engine, first: str | None, last: str | None,
     templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                             autoescape=select_autoescape(["html"]))
     html = templates.get_template("report.html").render(
-        standalone=True, static_url="", first=start, last=end, report=computed.report,
-        groups=computed.groups, seconds=computed.seconds, plot_url="diagram.svg",
-        group_url=lambda number: f"grupp-{number}.yml", outcome_names=OUTCOME_NAMES,
-        pick_name=pick_name, answer_name=answer_name)
+        standalone=True, static_url="", **report_values(
+            computed, start, end, plot_url="diagram.svg",
+            group_url=lambda number: f"grupp-{number}.yml"))
     page = out / "report.html"
     page.write_text(html, encoding="utf-8")
     return page

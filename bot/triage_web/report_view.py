@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import sqlalchemy as sa
 
@@ -68,6 +68,16 @@ class Computed:
     seconds: float  # both
     grouping_seconds: float
     at: float
+
+
+def report_values(computed: Computed, first: dt.date, last: dt.date, plot_url: str,
+                  group_url: Callable[[int], str]) -> Dict[str, Any]:
+    """What ``report.html`` shows, for the page and for ``make report``'s file."""
+    return {
+        "first": first, "last": last, "report": computed.report, "groups": computed.groups,
+        "seconds": computed.seconds, "plot_url": plot_url, "group_url": group_url,
+        "outcome_names": OUTCOME_NAMES, "pick_name": pick_name, "answer_name": answer_name,
+    }
 
 
 class ReportCache:
