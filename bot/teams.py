@@ -27,6 +27,9 @@ Each part has its own module:
   the metadata), like the REST and socket.io channels. When something was
   masked the user is told what is true in Teams: Teams has already stored the
   message in Microsoft 365; the bot masks only what it stores itself.
+  Before each reply Teams gets a typing activity; when someone adds the bot to a chat
+  (``conversationUpdate`` with the bot in ``membersAdded``) it greets with its ``/greet``
+  answer, as the widget does. Other activities are answered 200 and ignored.
 
 Webhook (the bot's messaging endpoint): ``/webhooks/teams/webhook``.
 See docs/teams.md.
@@ -91,6 +94,17 @@ def activity_tenants(activity: Dict[str, Any]) -> List[Any]:
     if isinstance(conversation, dict) and conversation.get("tenantId") is not None:
         found.append(conversation["tenantId"])
     return found
+
+
+#: What the bot is told when someone adds it to a chat: it answers with its greeting.
+WELCOME_PAYLOAD = "/greet"
+
+
+def bot_was_added(activity: Dict[str, Any]) -> bool:
+    """A conversationUpdate that adds this bot (its id is the activity's recipient)."""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    added = activity.get("membersAdded") or []
+    return bool(bot_id) and any(isinstance(m, dict) and m.get("id") == bot_id for m in added)
 
 
 def message_text(activity: Dict[str, Any]) -> str:
@@ -165,15 +179,21 @@ class TeamsInput(InputChannel):
             # Logged without the message text.
             logger.warning("Teams: refused an activity: %s", refusal)
             return HTTPStatus.FORBIDDEN, {"error": "forbidden"}
-        if activity.get("type") != "message":
+        kind = activity.get("type")
+        if kind == "conversationUpdate" and not bot_was_added(activity):
+            return HTTPStatus.OK, {}
+        if kind not in ("message", "conversationUpdate"):
             return HTTPStatus.OK, {}
         try:
             sender = activity["from"]["id"]
             output = TeamsOutput(self.settings, activity)
         except (KeyError, TypeError, AttributeError):
             return HTTPStatus.BAD_REQUEST, {"error": "incomplete activity"}
+        await output.send_typing(sender)
+        # Added to a chat: the bot greets as it does in the widget (its /greet).
+        text = WELCOME_PAYLOAD if kind == "conversationUpdate" else message_text(activity)
         message = UserMessage(
-            text=message_text(activity),
+            text=text,
             output_channel=output,
             sender_id=sender,
             input_channel=self.name(),

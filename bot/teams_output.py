@@ -105,6 +105,16 @@ class TeamsOutput(OutputChannel):
             **fields,
         }
 
+    async def send_typing(self, recipient_id: Text) -> None:
+        """Teams' "SITHS-hjälpen skriver …" while the reply is prepared; a failure here
+        is logged and never holds up the reply."""
+        try:
+            await self.send({"type": "typing", "from": self.bot,
+                             "recipient": {"id": recipient_id},
+                             "conversation": self.conversation})
+        except (httpx.HTTPError, KeyError, ValueError) as exc:
+            logger.warning("Teams: the typing indicator was not sent: %s", type(exc).__name__)
+
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await self.send(self.activity(recipient_id, text=text))
 

@@ -31,14 +31,46 @@ def post(bot, mock, activity, token=None):
                       headers=headers, timeout=30)
 
 
-def replies_to(mock, conversation, count):
+def replies_to(mock, conversation, count, kind="message"):
+    """The bot's activities of type ``kind`` (messages; or "typing", or None: all) in
+    ``conversation``, once there are ``count``."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        got = [a for a in mock.activities if a["conversation"]["id"] == conversation]
+        got = [a for a in mock.activities if a["conversation"]["id"] == conversation
+               and (kind is None or a["type"] == kind)]
         if len(got) >= count:
             return got
         time.sleep(0.2)
     raise AssertionError(f"expected {count} replies in {conversation}, got {got}")
+
+
+def test_typing_is_shown_while_the_reply_is_prepared(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    assert post(bot, mock, mock.activity("Vad kostar en ny PUK-kod?",
+                                         conversation=conv)).status_code == 200
+    replies_to(mock, conv, 1)
+    typing, message = replies_to(mock, conv, 2, kind=None)[:2]
+    assert typing["type"] == "typing" and message["type"] == "message"
+    assert typing["from"]["id"] == f"28:{mock.app_id}"
+
+
+def test_the_bot_greets_when_it_is_added(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    added = mock.activity("", conversation=conv, type="conversationUpdate",
+                          membersAdded=[{"id": f"28:{mock.app_id}"}])
+    added.pop("text")
+    assert post(bot, mock, added).status_code == 200
+    [welcome] = replies_to(mock, conv, 1)
+    assert welcome["attachments"][0]["content"]["text"] == rendered("utter_greet")
+
+
+def test_someone_else_joining_gets_no_message(bot, mock):
+    conv = f"a:{uuid.uuid4().hex}"
+    other = mock.activity("", conversation=conv, type="conversationUpdate",
+                          membersAdded=[{"id": "29:someone-else"}])
+    assert post(bot, mock, other).status_code == 200
+    time.sleep(2)
+    assert not [a for a in mock.activities if a["conversation"]["id"] == conv]
 
 
 def test_signed_activity_gets_a_hero_card_reply(bot, mock):
