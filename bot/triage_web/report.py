@@ -96,7 +96,6 @@ def _rows(engine: sa.engine.Engine, start: float, end: float) -> Iterable[tuple]
             EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.timestamp,
             sa.column("intent_name"), action_name,
             sa.case((is_user, _text_column(engine.dialect.name)), else_=None),
-            sa.literal(1),
         )
         .select_from(EVENTS)
         .where(EVENTS.c.timestamp >= start, EVENTS.c.timestamp < end)
@@ -147,14 +146,14 @@ def build_report(engine: sa.engine.Engine, start: dt.date, end: dt.date) -> Repo
 
 
 def _read_conversation(rows: List[tuple], report: Report) -> None:
-    """One conversation's rows (sender, type, timestamp, intent, action, text, buttons)."""
+    """One conversation's rows (sender, type, timestamp, intent, action, text)."""
     if not rows:
         return
     report.conversations += 1
     report.per_day[_day(rows[0][2])]["conversations"] += 1
     last_faq_answer: Optional[str] = None
     pending: Optional[Tuple[Failed, Counter]] = None  # asked back: what did the person do?
-    for i, (_, type_name, timestamp, intent, action, text, _) in enumerate(rows):
+    for i, (_, type_name, timestamp, intent, action, text) in enumerate(rows):
         if type_name == "action" and action and action.startswith(FAQ_ANSWER_PREFIX):
             last_faq_answer = action
         if type_name != "user":
@@ -202,14 +201,15 @@ def _outcome(rows: List[tuple], i: int, intent: Optional[str]) -> Tuple[str, boo
     if intent in HANDOFF_INTENTS:
         return "handoff", False
     for j in range(i + 1, len(rows)):
-        _, type_name, _, _, action, _, has_buttons = rows[j]
+        _, type_name, _, _, action, _ = rows[j]
         if type_name == "user":
             break
         if type_name == "action" and action == DECLINE_ACTION:
             return "declined", False
         if type_name == "action" and action == CLARIFY:
             following = rows[j + 1] if j + 1 < len(rows) else None
-            if following and following[1] == "bot" and following[6]:
+            # Only "Menade du ...?" messages are read of the bot's (CLARIFY_MESSAGE).
+            if following and following[1] == "bot":
                 return "asked", True
             return "cannot", False
         if type_name == "action":
