@@ -45,6 +45,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import websocket_compat
 from bot.chat_reference import references
 from bot.domain_texts import code_notice, silence_notice
 from bot.doors import DoorPolicy, load_secret, session_secret
@@ -286,6 +287,10 @@ class MaskingSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         socketio_blueprint = super().blueprint(masking_handler(on_new_message))
         sio = self.sio
+        # The websocket transport on Sanic 21.12 / Python 3.11 (bot/websocket_compat.py);
+        # the route is marked before Rasa's SocketBlueprint attaches the server.
+        websocket_compat.install()
+        websocket_compat.mark_websocket_route(sio.eio)
         # engine.io's own cap on one message (its default, pinned here so that
         # a library update cannot raise it): a bigger packet closes the connection.
         sio.eio.max_http_buffer_size = SOCKETIO_MAX_BYTES

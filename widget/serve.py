@@ -25,6 +25,12 @@ FILES = {
 }
 
 
+def websocket_origin(url: str) -> str:
+    """``ws://host:port`` for ``http://host:port`` (``wss`` for ``https``)."""
+    parts = urlsplit(url)
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+
+
 class DemoHandler(BaseHTTPRequestHandler):
     server_version = "siths-chat-demo"
 
@@ -48,6 +54,9 @@ class DemoHandler(BaseHTTPRequestHandler):
                 for url in (self.bot_url, self.card_agent_url)
                 if url
             )
+            if self.bot_url:
+                # The socket.io websocket: Chromium does not let http(s) sources cover ws(s).
+                origins += " " + websocket_origin(self.bot_url)
             csp = (
                 f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
                 f"connect-src 'self' {origins}; img-src 'self' https: data:; "

@@ -13,7 +13,8 @@ from tests.bot.responses import rendered
 pytestmark = pytest.mark.stack
 
 
-async def converse(url: str, session_id, messages, expect_per_message):
+async def converse(url: str, session_id, messages, expect_per_message,
+                   transports=("polling",)):
     """Ask for ``session_id`` (None: a new one), then talk in the session the
     server confirms (it issues its own signed id for one it did not sign)."""
     client = socketio.AsyncClient()
@@ -21,9 +22,10 @@ async def converse(url: str, session_id, messages, expect_per_message):
     confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
     client.on("bot_uttered", lambda data: replies.put_nowait(data))
     client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
-    await client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    await client.connect(url, socketio_path="/socket.io", transports=list(transports))
     await client.emit("session_request", {"session_id": session_id})
     session_id = await asyncio.wait_for(confirmed, 10)
+    assert client.transport() == transports[-1]
     out = []
     for message, expected in zip(messages, expect_per_message, strict=True):
         await client.emit("user_uttered", {"message": message, "session_id": session_id})
@@ -31,6 +33,17 @@ async def converse(url: str, session_id, messages, expect_per_message):
         out.append(got)
     await client.disconnect()
     return out
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling", "websocket")])
+def test_a_standard_client_over_a_websocket_gets_the_answer(bot, transports):
+    """python-socketio's own client, websocket only and with socket.io's usual upgrade
+    (bot/websocket_compat.py makes the transport work on Sanic 21.12/Python 3.11)."""
+    [replies] = asyncio.run(
+        converse(bot.url, None, ["Vad kostar en ny PUK-kod?"], [2], transports=transports))
+    # The channel sends each paragraph as its own message.
+    assert "\n\n".join(r["text"] for r in replies) == rendered("utter_faq_puk_kostnad")
+    assert "Invalid response type" not in bot.log_file.read_text()
 
 
 def test_socketio_conversation_with_session_persistence(bot):

@@ -182,6 +182,27 @@ def test_rest_takes_json_only_and_not_from_foreign_origins(doors):
     assert ok.headers.get("access-control-allow-origin") == doors.widget_origin
 
 
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"]])
+def test_socketio_refuses_foreign_origins_over_either_transport(doors, transports):
+    """A websocket is not covered by CORS: a page anywhere could open one to the bot
+    (cross-site websocket hijacking). The channel checks Origin on the connection
+    itself, so the websocket is refused like long-polling."""
+
+    async def sio_connect(origin: str) -> bool:
+        client = socketio.AsyncClient(reconnection=False)
+        try:
+            await client.connect(doors.bot.url, socketio_path="/socket.io", transports=transports,
+                                 headers={"Origin": origin}, wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            return False
+        await client.disconnect()
+        return True
+
+    for origin in ("http://127.0.0.1:1", "null", "https://evil.example"):
+        assert run_async(sio_connect(origin)) is False, origin
+    assert run_async(sio_connect(doors.widget_origin)) is True
+
+
 def action_call(name: str, sender: str = "attacker") -> dict:
     from rasa_sdk import __version__
 

@@ -47,6 +47,9 @@ def build_widget() -> Path:
 class Demo:
     page_url: str
     bot: BotProcess
+    # A second intranet origin the bot allows, for a page with another chat client
+    # (tests/widget/test_rasa_webchat.py); nothing listens there until a test does.
+    other_page_port: int
 
 
 @contextmanager
@@ -65,11 +68,11 @@ def serve_demo(port: int, bot_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     build_widget()
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    with start_bot(tmp_path_factory.mktemp("widget-bot"), cors=[origin]) as bot:
+    port, other_port = free_port(), free_port()
+    origins = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{other_port}"]
+    with start_bot(tmp_path_factory.mktemp("widget-bot"), cors=origins) as bot:
         with serve_demo(port, bot.url) as page_url:
-            yield Demo(page_url=page_url, bot=bot)
+            yield Demo(page_url=page_url, bot=bot, other_page_port=other_port)
 
 
 @pytest.fixture(scope="session")

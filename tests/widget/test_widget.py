@@ -106,6 +106,41 @@ def test_reconnects_by_itself_and_keeps_the_session(demo, page):
                 if e["event"] == "user"}) >= 2
 
 
+PUK_COST = "Vad kostar en ny PUK-kod?"
+
+
+def ask_puk_cost(page: Page) -> None:
+    page.get_by_role("textbox", name=INPUT).fill(PUK_COST)
+    page.keyboard.press("Enter")
+    expected = answer_parts("utter_faq_puk_kostnad")
+    expect(page.locator(".sc-bot").last).to_contain_text(expected[-1][:40], timeout=30_000)
+
+
+def test_the_widget_upgrades_to_a_websocket_and_talks_over_it(demo, page):
+    sockets = []
+    page.on("websocket", lambda ws: sockets.append(ws))
+    open_chat(page, demo.page_url)
+    expect(page.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        "() => SithsChat.instance.socket.io.engine.transport.name === 'websocket'",
+        timeout=30_000)
+    assert [ws.url.split("?")[0] for ws in sockets] == [
+        demo.bot.url.replace("http", "ws", 1) + "/socket.io/"]
+    received = []
+    sockets[0].on("framereceived", lambda payload: received.append(payload))
+    ask_puk_cost(page)
+    # The answer came over the websocket, not over a poll.
+    assert any("bot_uttered" in str(f) for f in received)
+
+
+def test_where_websockets_are_blocked_the_widget_stays_on_long_polling(demo, page):
+    page.route_web_socket(re.compile(r".*/socket\.io/.*"), lambda ws: ws.close())
+    open_chat(page, demo.page_url)
+    expect(page.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    ask_puk_cost(page)
+    assert page.evaluate("SithsChat.instance.socket.io.engine.transport.name") == "polling"
+
+
 def test_typing_indicator_shows_while_waiting(demo, page):
     open_chat(page, demo.page_url)
     expect(page.locator(".sc-bot").first).to_be_visible(timeout=30_000)

@@ -22,9 +22,10 @@ const DEFAULTS = {
   initPayload: "/greet", // sent, not shown, when a new conversation starts
   persist: "tab", // "tab": sessionStorage (gone when the tab closes), "browser": localStorage
   storageKey: "siths-chat",
-  // Rasa 3.6 runs on Sanic 21.12, whose websocket code fails on Python 3.11
-  // (docs/widget.md "Why long-polling"): polling only, no upgrade attempt.
-  transports: ["polling"],
+  // socket.io's default: connect over long-polling, then upgrade to a websocket;
+  // where a proxy blocks websockets the conversation stays on long-polling.
+  // ["polling"] keeps it there (docs/widget.md "Transports").
+  transports: ["polling", "websocket"],
   payloadHandlers: {}, // { type: handler }: registered before the transcript is restored
   // The local card agent, e.g. "http://127.0.0.1:8765": set it when the bot runs
   // centrally (CARD_AGENT_ACCESS=relay) so the widget reads the card for it.
