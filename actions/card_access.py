@@ -10,6 +10,9 @@
   back as the message ``/cardagent_result`` with the answer in the message's
   metadata. ``action_card_agent_result`` then continues where the action left
   off. Users on other channels get the manual route.
+* Teams (``CLOUD_CHANNELS``), in either mode: the message came through Microsoft's
+  cloud, so the card is out of reach; the Teams answer (domain.yml's ``channel: teams``
+  variant) opens the app's tab, where the widget reads the card.
 
   Each relayed request carries a one-time ``request_id`` (``secrets``) that the
   action keeps in the slot ``card_relay_request_id`` with the request's purpose.
@@ -51,6 +54,10 @@ from bot.doors import is_loopback
 
 ACCESS_ENV = "CARD_AGENT_ACCESS"
 RELAY_CHANNELS = {"socketio"}
+# Messages on these channels come from a cloud service (Microsoft posts Teams messages),
+# never from the user's workstation: the card is out of reach in either mode. Teams users
+# read the card in the app's tab, which hosts the widget (bot/teams_tab.py).
+CLOUD_CHANNELS = {"teams"}
 RELAY_REQUEST = "cardagent_request"
 RELAY_RESULT = "cardagent_result"
 RELAY_SLOT = "card_relay_request_id"
@@ -118,6 +125,11 @@ async def ask_agent(
     """(the agent's answer or error now, no events), or (None, events) when the
     widget will bring it (relay: the events open the one-time request id) or the
     card cannot be reached from this channel (the user is told)."""
+    channel = tracker.get_latest_input_channel()
+    if channel in CLOUD_CHANNELS or (relay_mode() and channel not in RELAY_CHANNELS):
+        dispatcher.utter_message(response="utter_card_not_reachable_here")
+        offer_upgrade_yourself(dispatcher)
+        return None, []
     if not relay_mode():
         try:
             answer = await (client or make_client()).request(
@@ -126,10 +138,6 @@ async def ask_agent(
         except CardAgentError as error:
             return error, []
         return answer, []
-    if tracker.get_latest_input_channel() not in RELAY_CHANNELS:
-        dispatcher.utter_message(response="utter_card_not_reachable_here")
-        offer_upgrade_yourself(dispatcher)
-        return None, []
     request = relay_request(call, domain=domain)
     pending = open_requests(tracker, prior)
     pending[request["request_id"]] = call.purpose

@@ -10,6 +10,7 @@ It is Rasa's own templated generator with these differences:
   (:mod:`bot.chat_reference`);
 * a response that shows one of site.yml's example values gets the example note
   (:mod:`bot.site_examples`);
+* ``{teams_card_tab_link}`` opens the Teams app's card tab (:mod:`bot.teams_tab`);
 * an FAQ answer in the widget (socket.io) asks "Var svaret till hjälp?": the custom
   payload :data:`FEEDBACK_PAYLOAD`, rendered by the widget's ``feedback.js``.
 
@@ -30,6 +31,7 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.chat_reference import references, with_chat_reference
 from bot.site_config import check_production, load_site_config
 from bot.site_examples import site_values, with_example_note
+from bot.teams_tab import card_tab_link
 
 #: The custom payload that makes the widget ask for feedback on an FAQ answer. Rasa's
 #: socket.io channel emits a response's ``custom`` as the arguments of ``bot_uttered``.
@@ -59,7 +61,7 @@ class SiteResponseGenerator(TemplatedNaturalLanguageGenerator):
         config = load_site_config()
         reference = references().reference(tracker.sender_id)
         values = {**site_values(self.responses, config), **tracker.current_slot_values(),
-                  "chat_reference": reference}
+                  "chat_reference": reference, "teams_card_tab_link": card_tab_link()}
         message = self.generate_from_slots(utter_action, values, output_channel, **kwargs)
         if message and message.get("text"):
             template = "".join(v.get("text") or "" for v in self.responses.get(utter_action, []))

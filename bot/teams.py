@@ -16,7 +16,7 @@ Each part has its own module:
   audience, expiry, the key endorsed for the activity's channel, the
   ``serviceurl`` claim equal to the activity's ``serviceUrl``);
 * :mod:`bot.teams_output`: the replies, with the bot's token from the
-  tenant's token endpoint; buttons are sent as Hero cards;
+  tenant's token endpoint; buttons are sent as Adaptive Cards (:mod:`bot.teams_cards`);
 * this module: the webhook and what it does with an authenticated activity.
   It must come from our tenant (``channelData.tenant.id`` and
   ``conversation.tenantId`` equal ``TEAMS_TENANT_ID``) and a configured

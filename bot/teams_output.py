@@ -1,6 +1,6 @@
 """The bot's replies to Teams: Bot Framework activities posted to the conversation's
 service URL with the bot's own token (client credentials at the tenant's token
-endpoint); buttons are sent as Hero cards."""
+endpoint); a message with buttons is sent as an Adaptive Card (:mod:`bot.teams_cards`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Text, Tuple
 import httpx
 from rasa.core.channels.channel import OutputChannel
 
+from bot.teams_cards import adaptive_card, image_card
 from bot.teams_settings import TeamsSettings
 
 logger = logging.getLogger(__name__)
@@ -41,31 +42,6 @@ class TokenCache:
         data = reply.json()
         cls._tokens[key] = (data["access_token"], time.monotonic() + int(data["expires_in"]))
         return data["access_token"]
-
-
-def hero_card(text: str, buttons: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """A Hero card with the text and one messageBack button per Rasa button.
-
-    messageBack sends the payload (e.g. ``/faq_puk_kostnad``) to the bot while
-    the chat shows the button's title as what the user said.
-    """
-    return {
-        "contentType": "application/vnd.microsoft.card.hero",
-        "content": {
-            "text": text,
-            "buttons": [
-                {
-                    "type": "messageBack",
-                    "title": b["title"],
-                    "text": b["payload"],
-                    "displayText": b["title"],
-                    "value": {"payload": b["payload"]},
-                }
-                for b in buttons
-                if b.get("title") and b.get("payload")
-            ],
-        },
-    }
 
 
 class TeamsOutput(OutputChannel):
@@ -121,7 +97,7 @@ class TeamsOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[str, Any]], **kwargs: Any
     ) -> None:
-        await self.send(self.activity(recipient_id, attachments=[hero_card(text, buttons)]))
+        await self.send(self.activity(recipient_id, attachments=[adaptive_card(text, buttons)]))
 
     async def send_quick_replies(
         self, recipient_id: Text, text: Text, quick_replies: List[Dict[str, Any]], **kwargs: Any
@@ -129,9 +105,7 @@ class TeamsOutput(OutputChannel):
         await self.send_text_with_buttons(recipient_id, text, quick_replies)
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        card = {"contentType": "application/vnd.microsoft.card.hero",
-                "content": {"images": [{"url": image}]}}
-        await self.send(self.activity(recipient_id, attachments=[card]))
+        await self.send(self.activity(recipient_id, attachments=[image_card(image)]))
 
     async def send_attachment(self, recipient_id: Text, attachment: Any, **kwargs: Any) -> None:
         if isinstance(attachment, dict) and "contentType" in attachment:

@@ -1,5 +1,5 @@
 # Microsoft Teams targets (included by the main Makefile). See docs/teams.md.
-#   make teams-package TEAMS_APP_ID=<guid>   dist/siths-helpdesk-teams.zip for the Teams admin
+#   make teams-package TEAMS_APP_ID=<guid> TEAMS_TAB_URL=https://...   dist/siths-helpdesk-teams.zip for the Teams admin
 #   make test-teams                          the Teams tests (local Microsoft mock)
 .PHONY: teams-package test-teams
 

@@ -4,8 +4,9 @@ Writes ``dist/siths-helpdesk-teams.zip`` with ``manifest.json`` (from
 ``teams/manifest.template.json``) and the two icons, as Teams wants them:
 files at the top level of the zip, colour icon 192x192, outline icon 32x32
 (white on transparent). Needs ``TEAMS_APP_ID`` (the bot's Microsoft app id, a
-GUID); ``TEAMS_APP_VERSION`` defaults to 1.0.0. The developer name and web page
-come from site.yml (region name, Servicecenter page).
+GUID) and ``TEAMS_TAB_URL`` (where the region hosts ``widget/teams-tab.html``, https:
+the app's tab "Kortet", docs/teams.md); ``TEAMS_APP_VERSION`` defaults to 1.0.0.
+The developer name and web page come from site.yml (region name, Servicecenter page).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import zipfile
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from PIL import Image
 
@@ -30,18 +32,25 @@ class PackageError(ValueError):
     pass
 
 
-def manifest(app_id: str, version: str) -> dict:
+def manifest(app_id: str, version: str, tab_url: str) -> dict:
     sys.path.insert(0, str(REPO))
     from bot.site_config import load_site_config
+    from bot.teams_tab import CARD_TAB_ENTITY_ID
 
     if not GUID.match(app_id or ""):
         raise PackageError("TEAMS_APP_ID must be the bot's Microsoft app id (a GUID)")
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise PackageError("TEAMS_APP_VERSION must look like 1.0.0")
+    tab = urlsplit(tab_url or "")
+    if tab.scheme != "https" or not tab.hostname:
+        raise PackageError("TEAMS_TAB_URL must be the https address of the card tab page")
     site = load_site_config()
     values = {
         "app_id": app_id.lower(),
         "version": version,
+        "tab_url": tab_url,
+        "tab_host": tab.netloc,
+        "card_tab_entity_id": CARD_TAB_ENTITY_ID,
         "region_name": site.region_name,
         "website_url": site.servicecenter.url,
     }
@@ -56,8 +65,9 @@ def manifest(app_id: str, version: str) -> dict:
     return data
 
 
-def build(app_id: str, version: str = "1.0.0", out_dir: Path = REPO / "dist") -> Path:
-    data = manifest(app_id, version)
+def build(app_id: str, tab_url: str, version: str = "1.0.0",
+          out_dir: Path = REPO / "dist") -> Path:
+    data = manifest(app_id, version, tab_url)
     for name, size in ICONS.items():
         with Image.open(HERE / name) as icon:
             if icon.size != size:
@@ -75,6 +85,7 @@ def main() -> int:
     try:
         target = build(
             os.environ.get("TEAMS_APP_ID", "").strip(),
+            os.environ.get("TEAMS_TAB_URL", "").strip(),
             os.environ.get("TEAMS_APP_VERSION", "1.0.0").strip(),
         )
     except PackageError as exc:

@@ -1,7 +1,8 @@
 """Serve the demo intranet page with the chat widget (``make run``: :8080).
 
-Only three things are served: ``/`` (demo/index.html with the bot's URL filled
-in), ``/siths-chat.js`` and its source map from ``dist/`` (``npm run build``).
+Only these are served: ``/`` (demo/index.html with the bot's URL filled in),
+``/teams-tab`` (teams-tab.html, the Teams app's card tab, likewise), and the two
+bundles with their source maps from ``dist/`` (``npm run build``).
 Loopback only by default. Usage::
 
     python widget/serve.py --port 8080 --bot-url http://127.0.0.1:5005
@@ -22,7 +23,16 @@ HERE = Path(__file__).resolve().parent
 FILES = {
     "/siths-chat.js": (HERE / "dist" / "siths-chat.js", "text/javascript; charset=utf-8"),
     "/siths-chat.js.map": (HERE / "dist" / "siths-chat.js.map", "application/json"),
+    "/siths-teams-tab.js": (HERE / "dist" / "siths-teams-tab.js", "text/javascript; charset=utf-8"),
+    "/siths-teams-tab.js.map": (HERE / "dist" / "siths-teams-tab.js.map", "application/json"),
 }
+PAGES = {"/": HERE / "demo" / "index.html", "/index.html": HERE / "demo" / "index.html",
+         "/teams-tab": HERE / "teams-tab.html"}
+# teams-js fetches Microsoft's current list of Teams origins (it falls back to its own).
+TEAMS_JS_CONNECT = "https://res.cdn.office.net"
+# Teams shows the tab in a frame of its own pages (Microsoft's list for tabs).
+TEAMS_FRAME_ANCESTORS = ("https://teams.microsoft.com https://*.teams.microsoft.com "
+                         "https://*.cloud.microsoft https://*.skype.com https://*.office.com")
 
 
 def websocket_origin(url: str) -> str:
@@ -41,9 +51,9 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = urlsplit(self.path).path
-        if path in ("/", "/index.html"):
+        if path in PAGES:
             nonce = secrets.token_urlsafe(16)
-            page = (HERE / "demo" / "index.html").read_text(encoding="utf-8")
+            page = PAGES[path].read_text(encoding="utf-8")
             # JSON string, with "<" escaped so no value can close the script element.
             bot_url = json.dumps(self.bot_url).replace("<", "\\u003c")
             agent_url = json.dumps(self.card_agent_url).replace("<", "\\u003c")
@@ -57,10 +67,14 @@ class DemoHandler(BaseHTTPRequestHandler):
             if self.bot_url:
                 # The socket.io websocket: Chromium does not let http(s) sources cover ws(s).
                 origins += " " + websocket_origin(self.bot_url)
+            ancestors = "'none'"
+            if path == "/teams-tab":
+                ancestors = TEAMS_FRAME_ANCESTORS
+                origins += " " + TEAMS_JS_CONNECT
             csp = (
                 f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
                 f"connect-src 'self' {origins}; img-src 'self' https: data:; "
-                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+                f"style-src 'self' 'unsafe-inline'; frame-ancestors {ancestors}"
             )
             self.reply(page.encode(), "text/html; charset=utf-8", {"Content-Security-Policy": csp})
         elif path == "/favicon.ico":
@@ -106,6 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     server = make_server(args.host, args.port, args.bot_url, args.card_agent_url)
     print(f"Demo page with the chat widget: http://{args.host}:{args.port}/", flush=True)
+    print(f"The Teams card tab, as a page: http://{args.host}:{args.port}/teams-tab", flush=True)
     server.serve_forever()
 
 

@@ -121,6 +121,21 @@ def test_other_channels_get_the_manual_route(relay):
     assert events == []
 
 
+def test_teams_never_reaches_for_the_card_in_either_mode(agent, monkeypatch):
+    """Teams messages come from Microsoft's cloud: not even a bot in direct mode may call
+    an agent for them (it would be the server's own, not the user's)."""
+    for mode in ("direct", "relay"):
+        monkeypatch.setenv("CARD_AGENT_ACCESS", mode)
+        for action, intent in ((ActionCheckCard(), "check_card"),
+                               (ActionOrderPuk(), "order_puk")):
+            messages, events = run(action, tracker({"puk_envelope_searched": True}, intent,
+                                                   channel="teams"))
+            assert messages[0]["response"] == "utter_card_not_reachable_here", (mode, messages)
+            assert not any(m.get("custom") for m in messages)
+            assert not any(e.get("name") == RELAY_SLOT for e in events)
+    assert agent.calls == []
+
+
 def test_the_widgets_wait_label_is_the_domains_words(relay):
     domain = {"responses": {"utter_wait_reading_card": [{"text": "Jag läser ditt kort …"}]}}
     dispatcher = CollectingDispatcher()

@@ -24,7 +24,7 @@ def manifest() -> dict:
         import build_package
     finally:
         sys.path.remove(str(TEAMS))
-    return build_package.manifest(APP_ID, "1.0.0")
+    return build_package.manifest(APP_ID, "1.0.0", "https://intranat.region.example/teams-tab")
 
 
 def errors(document: dict) -> list:
@@ -44,6 +44,7 @@ def test_the_manifest_is_valid_for_schema_1_29(manifest):
     lambda m: m.__setitem__("accentColor", "blue"),
     lambda m: m["bots"][0].__setitem__("scopes", ["everywhere"]),
     lambda m: m.__setitem__("unknownField", True),
+    lambda m: m["staticTabs"][1].__setitem__("contentUrl", "ftp://intranat/tab"),
 ])
 def test_the_schema_check_can_fail(manifest, change):
     broken = copy.deepcopy(manifest)

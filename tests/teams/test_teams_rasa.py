@@ -1,5 +1,5 @@
 """Teams on the real Rasa server: signed activities in from the local Bot
-Connector mock, the bot's replies (Hero cards for buttons) out to it; and Rasa
+Connector mock, the bot's replies (Adaptive Cards for buttons) out to it; and Rasa
 starting with Teams configured while Microsoft cannot be reached."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from bot.domain_texts import teams_code_notice
+from bot.teams_cards import CONTENT_TYPE as ADAPTIVE_CARD
 from tests.bot.responses import rendered
+from tests.support.unsure import find_unsure
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
 
@@ -61,7 +63,7 @@ def test_the_bot_greets_when_it_is_added(bot, mock):
     added.pop("text")
     assert post(bot, mock, added).status_code == 200
     [welcome] = replies_to(mock, conv, 1)
-    assert welcome["attachments"][0]["content"]["text"] == rendered("utter_greet")
+    assert card_text(welcome) == rendered("utter_greet")
 
 
 def test_someone_else_joining_gets_no_message(bot, mock):
@@ -73,7 +75,17 @@ def test_someone_else_joining_gets_no_message(bot, mock):
     assert not [a for a in mock.activities if a["conversation"]["id"] == conv]
 
 
-def test_signed_activity_gets_a_hero_card_reply(bot, mock):
+def card_of(reply):
+    [card] = reply["attachments"]
+    assert card["contentType"] == ADAPTIVE_CARD
+    return card["content"]
+
+
+def card_text(reply) -> str:
+    return "\n\n".join(block["text"] for block in card_of(reply)["body"])
+
+
+def test_signed_activity_gets_an_adaptive_card_reply(bot, mock):
     conv = f"a:{uuid.uuid4().hex}"
     activity = mock.activity("Jag hittar inte kuvertet med mina koder", conversation=conv)
     assert post(bot, mock, activity).status_code == 200
@@ -81,12 +93,12 @@ def test_signed_activity_gets_a_hero_card_reply(bot, mock):
     assert reply["_path"] == f"/v3/conversations/{conv}/activities/{activity['id']}"
     assert reply["type"] == "message" and reply["replyToId"] == activity["id"]
     assert reply["recipient"]["id"] == activity["from"]["id"]
-    [card] = reply["attachments"]
-    assert card["contentType"] == "application/vnd.microsoft.card.hero"
-    assert card["content"]["text"] == rendered("utter_faq_tappat_koder")
-    payloads = {b["text"] for b in card["content"]["buttons"]}
+    assert card_text(reply) == rendered("utter_faq_tappat_koder")
+    actions = card_of(reply)["actions"]
+    payloads = {a["data"]["msteams"]["text"] for a in actions}
     assert {"/faq_puk_kostnad", "/order_puk"} <= payloads
-    assert all(b["type"] == "messageBack" for b in card["content"]["buttons"])
+    assert all(a["type"] == "Action.Submit" and a["data"]["msteams"]["type"] == "messageBack"
+               for a in actions)
     # The bot got its token from the tenant's endpoint with client credentials.
     assert mock.token_requests[-1]["client_id"] == mock.app_id
 
@@ -96,6 +108,42 @@ def test_signed_activity_gets_a_hero_card_reply(bot, mock):
     assert post(bot, mock, click).status_code == 200
     replies = replies_to(mock, conv, 2)
     assert "200 kr" in str(replies[-1])
+
+
+def test_menade_du_is_an_adaptive_card_whose_choice_answers(bot, mock):
+    unsure = find_unsure(bot, min_questions=2)
+    conv = f"a:{uuid.uuid4().hex}"
+    assert post(bot, mock, mock.activity(unsure, conversation=conv)).status_code == 200
+    [question] = replies_to(mock, conv, 1)
+    assert card_text(question) == rendered("utter_clarify")
+    choices = card_of(question)["actions"]
+    assert 3 <= len(choices) <= 4
+    assert choices[-1]["title"] == "Inget av detta"
+    assert choices[-1]["data"]["msteams"]["text"] == "/deny"
+    # Teams posts the messageBack: the choice's payload as text, and its value.
+    first = choices[0]["data"]
+    click = mock.activity(first["msteams"]["text"], conversation=conv,
+                          value={"payload": first["payload"]})
+    assert post(bot, mock, click).status_code == 200
+    answer = replies_to(mock, conv, 2)[-1]
+    choice = first["payload"].lstrip("/")
+    if choice.startswith("faq_"):
+        shown = card_text(answer) if answer.get("attachments") else answer["text"]
+        assert shown.startswith(rendered(f"utter_{choice}").split("\n\n")[0])
+
+
+def test_a_card_request_in_the_chat_offers_the_card_tab(bot, mock):
+    """Teams messages come from Microsoft's cloud: the bot cannot see the card from
+    here, so it offers the app's tab "Kortet" (the widget with the card relay)."""
+    conv = f"a:{uuid.uuid4().hex}"
+    assert post(bot, mock, mock.activity("Är mitt kort uppgraderat?",
+                                         conversation=conv)).status_code == 200
+    reply = replies_to(mock, conv, 1)[0]
+    content = card_of(reply)
+    assert "fliken Kortet" in card_text(reply)
+    [open_tab] = content["actions"]
+    assert open_tab == {"type": "Action.OpenUrl", "title": "Öppna fliken Kortet",
+                        "url": f"https://teams.microsoft.com/l/entity/{mock.app_id.lower()}/card"}
 
 
 def test_codes_are_masked_in_teams_too(bot, mock):

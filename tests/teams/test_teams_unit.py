@@ -1,6 +1,6 @@
 """The Teams channel's parts without any server: settings, the JWT and activity
 checks against a key cache filled in advance, tenant and channel refusals,
-reading the message, Hero cards, the key-refresh backoff. The same checks
+reading the message, Adaptive Cards, the key-refresh backoff. The same checks
 against the local Microsoft mock are in test_teams_auth.py (stack tier)."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from jwt.algorithms import RSAAlgorithm
 
 from bot.teams import TeamsInput, message_text
 from bot.teams_auth import AuthError, SigningKeys, check_activity, verify_token
-from bot.teams_output import hero_card
+from bot.teams_cards import adaptive_card, image_card
 from bot.teams_settings import TeamsSettings
+from bot.teams_tab import card_tab_link
 
 KEY = rsa.generate_private_key(65537, 2048)
 OTHER_KEY = rsa.generate_private_key(65537, 2048)
@@ -158,14 +159,46 @@ def test_message_text_is_the_html_reduced_or_the_button_payload():
     assert message_text({"text": None}) == ""
 
 
-def test_buttons_become_a_hero_card_with_message_back_actions():
-    card = hero_card("Välj:", [{"title": "Vad kostar en PUK-kod?", "payload": "/faq_puk_kostnad"}])
-    assert card["contentType"] == "application/vnd.microsoft.card.hero"
-    assert card["content"]["text"] == "Välj:"
-    [button] = card["content"]["buttons"]
-    assert button == {"type": "messageBack", "title": "Vad kostar en PUK-kod?",
-                      "text": "/faq_puk_kostnad", "displayText": "Vad kostar en PUK-kod?",
-                      "value": {"payload": "/faq_puk_kostnad"}}
+def test_buttons_become_an_adaptive_card_with_message_back_actions():
+    card = adaptive_card("Menade du något av detta?\n\nVälj en fråga.", [
+        {"title": "Vad kostar en PUK-kod?", "payload": "/faq_puk_kostnad"},
+        {"title": "Inget av detta", "payload": "/deny"},
+    ])
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    content = card["content"]
+    assert (content["type"], content["version"]) == ("AdaptiveCard", "1.5")
+    assert [(b["type"], b["text"], b["wrap"]) for b in content["body"]] == [
+        ("TextBlock", "Menade du något av detta?", True), ("TextBlock", "Välj en fråga.", True)]
+    first, last = content["actions"]
+    assert first == {"type": "Action.Submit", "title": "Vad kostar en PUK-kod?",
+                     "data": {"msteams": {"type": "messageBack", "text": "/faq_puk_kostnad",
+                                          "displayText": "Vad kostar en PUK-kod?"},
+                              "payload": "/faq_puk_kostnad"}}
+    assert last["data"]["msteams"]["text"] == "/deny"
+
+
+def test_link_buttons_open_https_links_only_and_broken_buttons_are_left_out():
+    tab = "https://teams.microsoft.com/l/entity/abc/card"
+    card = adaptive_card("Text", [
+        {"title": "Öppna fliken Kortet", "url": tab},
+        {"title": "Farlig", "url": "javascript:alert(1)"},
+        {"title": "Tom länk", "url": ""},
+        {"title": "", "payload": "/greet"},
+        {"title": "Utan mål"},
+        {"title": "Siffra", "payload": 42},
+    ])
+    assert card["content"]["actions"] == [
+        {"type": "Action.OpenUrl", "title": "Öppna fliken Kortet", "url": tab}]
+    assert image_card("javascript:x")["content"]["body"] == []
+    assert image_card("https://bild.example/a.png")["content"]["body"] == [
+        {"type": "Image", "url": "https://bild.example/a.png"}]
+
+
+def test_the_card_tab_link_is_a_teams_deep_link_to_the_apps_tab():
+    app_id = "1F2E3D4C-0000-4000-8000-00000000ABCD"
+    assert card_tab_link({"TEAMS_APP_ID": app_id}) == (
+        "https://teams.microsoft.com/l/entity/1f2e3d4c-0000-4000-8000-00000000abcd/card")
+    assert card_tab_link({}) == ""
 
 
 def test_key_refresh_backoff_doubles_up_to_five_minutes():

@@ -16,6 +16,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.browser import CHROMIUM, browser, page  # noqa: F401 - shared fixtures
+from tests.support.card_stack import AgentProcess, insert_demo_card, stop_demo_card
 from tests.support.local_stack import REPO, free_port
 from tests.widget.stack import BotProcess, start_bot
 
@@ -79,3 +80,34 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 def output_dir() -> Path:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     return OUTPUT
+
+
+# The card from the widget when the bot runs centrally (CARD_AGENT_ACCESS=relay): a real
+# agent on an emulated "old" card that lets the demo page's origin relay, a central bot,
+# and the demo server (the intranet page and the Teams card tab).
+@pytest.fixture(scope="module")
+def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    build_widget()
+    data_dir = tmp_path_factory.mktemp("relay-card")
+    page_port = free_port()
+    origin = f"http://127.0.0.1:{page_port}"
+    agent = AgentProcess(data_dir)
+    agent_url, log = agent.url, agent.log
+    try:
+        insert_demo_card("old", data_dir)
+        agent.start(CARDAGENT_ALLOWED_ORIGINS=origin, CARDAGENT_BROWSER_RELAY="1")
+        # A central bot: in relay mode its action server never calls the agent, only the
+        # widget does; CARDAGENT_URL names the agent origin whose page links it shows.
+        central = {"CARD_AGENT_ACCESS": "relay", "CARDAGENT_URL": agent_url}
+        with start_bot(tmp_path_factory.mktemp("relay-bot"), cors=[origin], env=central) as bot:
+            server = serve_module().make_server("127.0.0.1", page_port, bot.url, agent_url)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            try:
+                yield {"page_url": f"{origin}/", "bot": bot, "agent_log": log,
+                       "agent_url": agent_url, "data_dir": data_dir}
+            finally:
+                server.shutdown()
+                server.server_close()
+    finally:
+        agent.stop()
+        stop_demo_card(data_dir)

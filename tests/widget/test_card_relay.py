@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -19,46 +17,13 @@ from playwright.sync_api import expect
 
 from tests.bot.responses import joined, rendered
 from tests.support.card_stack import (
-    AgentProcess,
     agent_python,
-    insert_demo_card,
     orders_received,
-    stop_demo_card,
 )
-from tests.support.local_stack import REPO, free_port
-from tests.widget.conftest import build_widget, serve_module
-from tests.widget.stack import start_bot
+from tests.support.local_stack import REPO
 from tests.widget.test_widget import INPUT, answer_parts, open_chat
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def relay_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    build_widget()
-    data_dir = tmp_path_factory.mktemp("relay-card")
-    page_port = free_port()
-    origin = f"http://127.0.0.1:{page_port}"
-    agent = AgentProcess(data_dir)
-    agent_url, log = agent.url, agent.log
-    try:
-        insert_demo_card("old", data_dir)
-        agent.start(CARDAGENT_ALLOWED_ORIGINS=origin, CARDAGENT_BROWSER_RELAY="1")
-        # A central bot: in relay mode its action server never calls the agent, only the
-        # widget does; CARDAGENT_URL names the agent origin whose page links it shows.
-        central = {"CARD_AGENT_ACCESS": "relay", "CARDAGENT_URL": agent_url}
-        with start_bot(tmp_path_factory.mktemp("relay-bot"), cors=[origin], env=central) as bot:
-            server = serve_module().make_server("127.0.0.1", page_port, bot.url, agent_url)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            try:
-                yield {"page_url": f"{origin}/", "bot": bot, "agent_log": log,
-                       "agent_url": agent_url, "data_dir": data_dir}
-            finally:
-                server.shutdown()
-                server.server_close()
-    finally:
-        agent.stop()
-        stop_demo_card(data_dir)
 
 
 def test_widget_reads_the_card_for_a_central_bot(relay_demo, page, output_dir):

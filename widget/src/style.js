@@ -64,6 +64,36 @@ button, input { font: inherit; }
   .sc-panel { width: 100vw; max-width: 100vw; height: 100vh; height: 100dvh;
     max-height: none; border-radius: 0; }
 }
+/* The chat as a page of its own (the Teams tab): fills the window, always open. */
+.sc-root.sc-page { position: fixed; inset: 0; right: 0; bottom: 0; display: flex;
+  justify-content: center; background: #fff; }
+.sc-page .sc-panel { width: 100%; max-width: 960px; height: 100%; max-height: none;
+  border-radius: 0; box-shadow: none; }
+/* Teams' dark and high-contrast themes (the tab follows Teams); colours meet WCAG AA. */
+.sc-theme-dark, .sc-theme-dark.sc-page { color: #f0f0f0; background: #1f1f1f; }
+.sc-theme-dark .sc-panel { background: #1f1f1f; color: #f0f0f0; }
+.sc-theme-dark .sc-bot { background: #2d2d2d; color: #f0f0f0; }
+.sc-theme-dark .sc-bot a { color: #9fd3ff; }
+.sc-theme-dark .sc-reply { background: #1f1f1f; color: #9fd3ff; border-color: #9fd3ff; }
+.sc-theme-dark .sc-reply:hover { background: #2d2d2d; }
+.sc-theme-dark .sc-status, .sc-theme-dark .sc-note, .sc-theme-dark .sc-typing,
+.sc-theme-dark .sc-feedback { color: #d0d0d0; }
+.sc-theme-dark .sc-status, .sc-theme-dark .sc-form { border-color: #4a4a4a; }
+.sc-theme-dark .sc-input { background: #2d2d2d; color: #f0f0f0; border-color: #9a9a9a; }
+.sc-theme-dark .sc-feedback-button { background: #2d2d2d; color: #f0f0f0; border-color: #9a9a9a; }
+.sc-theme-dark :focus-visible { outline-color: #ffb86b; }
+.sc-theme-contrast, .sc-theme-contrast.sc-page { color: #fff; background: #000; }
+.sc-theme-contrast .sc-panel { background: #000; color: #fff; border: 2px solid #fff; }
+.sc-theme-contrast .sc-header, .sc-theme-contrast .sc-user { background: #000; color: #fff;
+  border: 1px solid #fff; }
+.sc-theme-contrast .sc-bot { background: #000; color: #fff; border: 1px solid #fff; }
+.sc-theme-contrast .sc-bot a { color: #ffff00; }
+.sc-theme-contrast .sc-reply, .sc-theme-contrast .sc-send, .sc-theme-contrast .sc-feedback-button {
+  background: #000; color: #ffff00; border: 2px solid #ffff00; }
+.sc-theme-contrast .sc-status, .sc-theme-contrast .sc-note, .sc-theme-contrast .sc-typing,
+.sc-theme-contrast .sc-feedback { color: #fff; }
+.sc-theme-contrast .sc-input { background: #000; color: #fff; border-color: #fff; }
+.sc-theme-contrast :focus-visible { outline-color: #1aebff; }
 @media (prefers-reduced-motion: no-preference) {
   .sc-typing span[aria-hidden] { animation: sc-blink 1.2s infinite; }
 }

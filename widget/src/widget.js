@@ -40,7 +40,14 @@ const DEFAULTS = {
   // The widget's own words (the keys of T below), e.g. { feedbackQuestion: "..." }; the
   // bot's answers are the bot's (domain.yml) and cannot be changed here.
   texts: {},
+  // "launcher": a button in the corner that opens the chat (the intranet);
+  // "page": the chat fills the page, always open (the Teams tab, widget/src/teamsTab.js).
+  layout: "launcher",
+  // "default", "dark" or "contrast" (Teams' three themes); setTheme() changes it.
+  theme: "default",
 };
+
+const THEMES = ["default", "dark", "contrast"];
 
 const T = {
   close: "Stäng",
@@ -71,6 +78,25 @@ const T = {
   unread: (n) => (n === 1 ? "1 nytt svar" : `${n} nya svar`),
 };
 
+// Where the conversation is kept between page loads. A browser may refuse storage
+// altogether (e.g. to a page in another site's frame, as the Teams tab is, when
+// third-party storage is blocked): then it is kept in memory, for this page load only.
+function pickStorage(persist) {
+  try {
+    const storage = persist === "browser" ? window.localStorage : window.sessionStorage;
+    storage.setItem("siths-chat-probe", "1");
+    storage.removeItem("siths-chat-probe");
+    return storage;
+  } catch {
+    const kept = new Map();
+    return {
+      getItem: (key) => (kept.has(key) ? kept.get(key) : null),
+      setItem: (key, value) => kept.set(key, String(value)),
+      removeItem: (key) => kept.delete(key),
+    };
+  }
+}
+
 // Session ids are issued (and signed) by the bot: the widget asks with the one
 // it has (null at first), keeps what session_confirm gives, and reuses it after a
 // reload. An id the bot did not sign is replaced by a new one (bot/channels.py).
@@ -89,7 +115,7 @@ class SithsChat {
     for (const [type, handler] of Object.entries(this.config.payloadHandlers || {})) {
       registerPayloadHandler(type, handler);
     }
-    this.storage = this.config.persist === "browser" ? window.localStorage : window.sessionStorage;
+    this.storage = pickStorage(this.config.persist);
     this.state = this.load();
     this.socket = null;
     this.confirmed = false;
@@ -120,6 +146,7 @@ class SithsChat {
 
   // --- DOM ---
   mount(parent = document.body) {
+    const page = this.config.layout === "page";
     this.host = el("div", { class: "siths-chat-host" });
     const shadow = this.host.attachShadow({ mode: "open" });
     this.ids = { panel: "sc-panel", title: "sc-title", input: "sc-input" };
@@ -163,11 +190,11 @@ class SithsChat {
       {
         class: "sc-panel",
         id: this.ids.panel,
-        role: "dialog",
-        "aria-modal": "false",
+        // On its own page the chat is the page's main content, not a dialog over it.
+        ...(page ? { role: "main" } : { role: "dialog", "aria-modal": "false" }),
         "aria-labelledby": this.ids.title,
         hidden: true,
-        onkeydown: (e) => e.key === "Escape" && this.close(),
+        onkeydown: (e) => !page && e.key === "Escape" && this.close(),
       },
       [
         el("div", { class: "sc-header" }, [
@@ -176,12 +203,16 @@ class SithsChat {
             (this.referenceLine = el("p", { class: "sc-ref", title: this.t.referenceHint })),
           ]),
           el("button", { type: "button", text: this.t.restart, onclick: () => this.restart() }),
-          el("button", {
-            type: "button",
-            text: this.t.close,
-            "aria-label": this.t.closeLabel,
-            onclick: () => this.close(),
-          }),
+          ...(page
+            ? []
+            : [
+                el("button", {
+                  type: "button",
+                  text: this.t.close,
+                  "aria-label": this.t.closeLabel,
+                  onclick: () => this.close(),
+                }),
+              ]),
         ]),
         this.status,
         this.log,
@@ -190,14 +221,23 @@ class SithsChat {
         el("p", { class: "sc-note", text: this.t.note }),
       ],
     );
-    this.root = el("div", { class: "sc-root", lang: "sv" }, [this.launcher, this.panel]);
+    this.root = el("div", { class: page ? "sc-root sc-page" : "sc-root", lang: "sv" }, [
+      ...(page ? [] : [this.launcher]),
+      this.panel,
+    ]);
+    this.setTheme(this.config.theme);
     shadow.append(el("style", { text: CSS }), this.root);
     parent.append(this.host);
     for (const entry of this.state.transcript) this.show(entry, true);
     this.showReference();
     this.showUnread();
-    if (this.state.open) this.open(false);
+    if (page || this.state.open) this.open(false);
     return this;
+  }
+
+  setTheme(theme) {
+    for (const name of THEMES) this.root.classList.toggle(`sc-theme-${name}`, name === theme);
+    if (!THEMES.includes(theme)) this.root.classList.add("sc-theme-default");
   }
 
   open(focus = true) {

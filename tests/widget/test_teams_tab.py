@@ -1,0 +1,72 @@
+"""The Teams app's card tab (widget/teams-tab.html, widget/src/teamsTab.js) in Chromium,
+inside a local stand-in for the Teams web client that answers @microsoft/teams-js
+(tests/support/teams_host.py): the tab follows Teams' theme, tells Teams it is up, and
+checks a demo card through the card relay for the central bot."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Frame, expect
+
+from tests.support.teams_host import host_calls, open_in_teams, set_theme, wait_for_host_call
+from tests.widget.test_widget import CONTRAST_JS, INPUT, answer_parts
+
+pytestmark = pytest.mark.stack
+
+ROOT_CLASS = "() => SithsChat.instance.root.className"
+
+
+def tab_url(relay_demo: dict) -> str:
+    return relay_demo["page_url"] + "teams-tab"
+
+
+def chat(frame: Frame):  # noqa: ANN201 - a Playwright Locator
+    return frame.get_by_role("main", name="SITHS-hjälpen")
+
+
+def test_the_tab_checks_a_demo_card_and_shows_its_state(relay_demo, page, output_dir):
+    frame = open_in_teams(page, tab_url(relay_demo), theme="default")
+    expect(chat(frame)).to_be_visible(timeout=30_000)
+    wait_for_host_call(page, "appInitialization.success")
+    # The chat fills the tab: no launcher and no close button, only the conversation.
+    expect(frame.get_by_role("button", name="Frågor om SITHS-kortet?")).to_have_count(0)
+    expect(frame.get_by_role("button", name="Stäng chatten")).to_have_count(0)
+    expect(frame.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+
+    frame.get_by_role("textbox", name=INPUT).fill("Kan du kontrollera mitt SITHS-kort?")
+    frame.get_by_role("textbox", name=INPUT).press("Enter")
+    expect(frame.get_by_text("Jag läser ditt kort …")).to_be_visible(timeout=30_000)
+    expected = answer_parts("utter_card_not_upgraded")
+    expect(frame.locator(".sc-bot").last).to_contain_text(expected[-1][:40], timeout=30_000)
+    expect(frame.get_by_role("button", name="Uppgradera kortet")).to_be_visible()
+    page.screenshot(path=str(output_dir / "teams-tab.png"))
+    # The browser asked the card agent on this computer, not the bot's server.
+    assert "GET /v1/card/state" in relay_demo["agent_log"].read_text()
+    assert page.errors == []
+
+
+def test_the_tab_follows_teams_theme_with_readable_colours(relay_demo, page, output_dir):
+    frame = open_in_teams(page, tab_url(relay_demo), theme="dark")
+    expect(chat(frame)).to_be_visible(timeout=30_000)
+    assert "sc-theme-dark" in frame.evaluate(ROOT_CLASS)
+    expect(frame.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    frame.get_by_role("textbox", name=INPUT).fill("Vad gör jag om jag inte har kvar mina koder?")
+    frame.get_by_role("textbox", name=INPUT).press("Enter")
+    expect(frame.locator(".sc-bot a").first).to_be_visible(timeout=30_000)
+    for theme in ("dark", "contrast", "default"):
+        set_theme(page, theme)
+        frame.wait_for_function(f"() => SithsChat.instance.root.classList"
+                                f".contains('sc-theme-{theme}')", timeout=10_000)
+        ratios = frame.evaluate(CONTRAST_JS)
+        assert None not in ratios.values(), (theme, ratios)
+        assert all(r >= 4.5 for r in ratios.values()), (theme, ratios)
+        page.screenshot(path=str(output_dir / f"teams-tab-{theme}.png"))
+    assert host_calls(page)[:2] == ["initialize", "getContext"]
+
+
+def test_outside_teams_the_tab_is_the_chat_on_a_page(relay_demo, page):
+    page.goto(tab_url(relay_demo))
+    expect(page.get_by_role("main", name="SITHS-hjälpen")).to_be_visible(timeout=30_000)
+    expect(page.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    assert "sc-theme-default" in page.evaluate(ROOT_CLASS)
+    assert page.errors == []
