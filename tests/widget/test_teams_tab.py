@@ -5,9 +5,12 @@ checks a demo card through the card relay for the central bot."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import Frame, expect
 
+from tests.support.card_stack import orders_received
 from tests.support.teams_host import host_calls, open_in_teams, set_theme, wait_for_host_call
 from tests.widget.test_widget import CONTRAST_JS, INPUT, answer_parts
 
@@ -43,6 +46,30 @@ def test_the_tab_checks_a_demo_card_and_shows_its_state(relay_demo, page, output
     # The browser asked the card agent on this computer, not the bot's server.
     assert "GET /v1/card/state" in relay_demo["agent_log"].read_text()
     assert page.errors == []
+
+
+def test_in_the_tab_the_chat_only_proposes_and_the_agents_page_orders(relay_demo, page):
+    """Consent as in the intranet widget: the PUK order is placed on the card agent's own
+    page, opened by the person's click; nothing is ordered from the chat in Teams."""
+    before = orders_received(relay_demo["data_dir"])
+    frame = open_in_teams(page, tab_url(relay_demo))
+    expect(frame.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    frame.get_by_role("textbox", name=INPUT).fill("jag vill beställa en ny PUK-kod")
+    frame.get_by_role("textbox", name=INPUT).press("Enter")
+    frame.get_by_role("button", name="Ja, jag har letat").click(timeout=60_000)
+    link = frame.get_by_role("link", name="Öppna beställningssidan")
+    expect(link).to_be_visible(timeout=60_000)
+    assert link.get_attribute("href").startswith(relay_demo["agent_url"] + "/orders/")
+    assert len(page.context.pages) == 1
+    time.sleep(2)
+    assert orders_received(relay_demo["data_dir"]) == before
+    with page.context.expect_page() as opened:
+        link.click()
+    agent_page = opened.value
+    agent_page.wait_for_load_state()
+    assert agent_page.url.startswith(relay_demo["agent_url"] + "/orders/")
+    assert "ca 200 kr" in agent_page.inner_text("body")
+    assert orders_received(relay_demo["data_dir"]) == before
 
 
 def test_the_tab_follows_teams_theme_with_readable_colours(relay_demo, page, output_dir):
