@@ -4,6 +4,7 @@ starting with Teams configured while Microsoft cannot be reached."""
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 
@@ -13,6 +14,7 @@ import pytest
 from bot.domain_texts import teams_code_notice
 from bot.teams_cards import CONTENT_TYPE as ADAPTIVE_CARD
 from tests.bot.responses import rendered
+from tests.support.local_stack import REPO
 from tests.support.unsure import find_unsure
 from tests.teams.mock_microsoft import MockMicrosoft
 from tests.widget.stack import start_bot
@@ -144,6 +146,20 @@ def test_a_card_request_in_the_chat_offers_the_card_tab(bot, mock):
     [open_tab] = content["actions"]
     assert open_tab == {"type": "Action.OpenUrl", "title": "Öppna fliken Kortet",
                         "url": f"https://teams.microsoft.com/l/entity/{mock.app_id.lower()}/card"}
+
+
+def test_the_apps_command_titles_are_understood(bot):
+    """Teams sends a command from the app's command list as the user's message."""
+    sys.path.insert(0, str(REPO / "teams"))
+    try:
+        import build_package
+    finally:
+        sys.path.remove(str(REPO / "teams"))
+    manifest = build_package.manifest(str(uuid.uuid4()), "1.0.0", "https://intranat.example/tab")
+    commands = manifest["bots"][0]["commandLists"][0]["commands"]
+    understood = {c["title"]: bot.parse(c["title"])["intent"]["name"] for c in commands}
+    assert understood == {"Vad behövs för att uppgradera?": "faq_vad_behovs",
+                          "Vad kostar en PUK-kod?": "faq_puk_kostnad"}
 
 
 def test_codes_are_masked_in_teams_too(bot, mock):
