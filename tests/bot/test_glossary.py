@@ -208,7 +208,8 @@ def template_sources(folder: Path = TEMPLATES) -> List[Text]:
 def js_object(source: str, name: str) -> str:
     m = re.search(r"const\s+" + name + r"\s*=\s*\{(.*?)\n\};", source, re.S)
     assert m, f"widget.js: no object {name}"
-    return re.sub(r"//[^\n]*", "", m.group(1))
+    # Comments out; not the "//" of a URL ("http://...").
+    return re.sub(r"(?<!:)//[^\n]*", "", m.group(1))
 
 
 def widget_texts(path: Path = WIDGET) -> List[Text]:

@@ -40,10 +40,10 @@ const DEFAULTS = {
   // The widget's own words (the keys of T below), e.g. { feedbackQuestion: "..." }; the
   // bot's answers are the bot's (domain.yml) and cannot be changed here.
   texts: {},
-  // "launcher": a button in the corner that opens the chat (the intranet);
-  // "page": the chat fills the page, always open (the Teams tab, widget/src/teamsTab.js).
+  // launcher: a button in the corner that opens the chat (the intranet);
+  // page: the chat fills the page, always open (the Teams tab, widget/src/teamsTab.js).
   layout: "launcher",
-  // "default", "dark" or "contrast" (Teams' three themes); setTheme() changes it.
+  // default, dark or contrast (the three themes of Teams); setTheme() changes it.
   theme: "default",
 };
 
