@@ -300,6 +300,35 @@ class MaskingSocketIOInput(SocketIOInput):
         policy = DoorPolicy.from_env()
         jwt_check = JwtCheck.from_settings(self.jwt_key, self.jwt_algorithm)
         signer = SessionSigner.from_env()
+        engineio_request = sio.eio.handle_request
+
+        async def guarded_request(request: Request, *args: Any, **kwargs: Any) -> Any:
+            """Every engine.io request (poll, websocket handshake, upgrade) passes the door
+            before engine.io opens anything: a page elsewhere cannot hold sessions."""
+            reason = policy.refusal(
+                host=request.headers.get("host"),
+                origin=request.headers.get("origin"),
+                fetch_site=request.headers.get("sec-fetch-site"),
+            )
+            if reason:
+                logger.warning("socket.io: refused a request (%s)", reason)
+                return response.json({"error": "forbidden"}, status=403)
+            return await engineio_request(request, *args, **kwargs)
+
+        # Before Rasa's SocketBlueprint attaches the server (the route calls this).
+        sio.eio.handle_request = guarded_request
+
+        def close_soon(sid: Text) -> None:
+            """A refused socket.io connection also loses its engine.io session (after a
+            moment, so that the refusal reaches the client first)."""
+            eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
+
+            async def close() -> None:
+                await sio.sleep(1)
+                if eio_sid:
+                    await sio.eio.disconnect(eio_sid)
+
+            sio.start_background_task(close)
         owners: Dict[Text, Text] = {}  # connection -> signed-in user's tag ("" without sign-in)
         sessions: Dict[Text, Text] = {}  # connection -> the session id it holds
 
@@ -311,12 +340,14 @@ class MaskingSocketIOInput(SocketIOInput):
             )
             if reason:
                 logger.warning("socket.io: refused a connection (%s)", reason)
+                close_soon(sid)
                 return False
             owner = ""
             if jwt_check:
                 subject = jwt_check.subject(auth.get("token") if isinstance(auth, dict) else None)
                 if not subject:
                     logger.warning("socket.io: refused a connection (sign_in_required)")
+                    close_soon(sid)
                     return False
                 owner = subject_tag(subject)
             owners[sid] = owner

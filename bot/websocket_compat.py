@@ -54,6 +54,7 @@ async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> An
     if self.connection.state is CLOSED:
         self.recv_lock.release()
         raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
+    getter = None
     try:
         self.recv_cancel = asyncio.Future()
         getter = asyncio.ensure_future(self.assembler.get(timeout))
@@ -68,6 +69,10 @@ async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> An
         self.recv_cancel.cancel()
         return done_task.result()
     finally:
+        # engine.io's ping timeout cancels recv(): the getter must not outlive it
+        # ("Task was destroyed but it is pending!" for every silent client otherwise).
+        if getter is not None and not getter.done():
+            getter.cancel()
         self.recv_cancel = None
         self.recv_lock.release()
 
@@ -83,6 +88,7 @@ async def _recv_burst(self: WebsocketImplProtocol, max_recv: int = 256) -> Seque
         self.recv_lock.release()
         raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
     messages = []
+    getter = None
     try:
         self.can_pause = False
         self.recv_cancel = asyncio.Future()
@@ -105,6 +111,8 @@ async def _recv_burst(self: WebsocketImplProtocol, max_recv: int = 256) -> Seque
             await asyncio.sleep(0)
         self.recv_cancel.cancel()
     finally:
+        if getter is not None and not getter.done():
+            getter.cancel()
         self.recv_cancel = None
         self.can_pause = True
         self.recv_lock.release()

@@ -42,14 +42,16 @@ def manifest(app_id: str, version: str, tab_url: str) -> dict:
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise PackageError("TEAMS_APP_VERSION must look like 1.0.0")
     tab = urlsplit(tab_url or "")
-    if tab.scheme != "https" or not tab.hostname:
-        raise PackageError("TEAMS_TAB_URL must be the https address of the card tab page")
+    if (tab.scheme != "https" or not tab.hostname or tab.username or tab.password
+            or tab.port or re.search(r"[\s\\*@]", tab_url or "")):
+        raise PackageError("TEAMS_TAB_URL must be the https address of the card tab page "
+                           "(no user name, port, spaces, backslash or wildcard)")
     site = load_site_config()
     values = {
         "app_id": app_id.lower(),
         "version": version,
         "tab_url": tab_url,
-        "tab_host": tab.netloc,
+        "tab_host": tab.hostname,
         "card_tab_entity_id": CARD_TAB_ENTITY_ID,
         "region_name": site.region_name,
         "website_url": site.servicecenter.url,

@@ -44,9 +44,11 @@ def websocket_origin(url: str) -> str:
 class DemoHandler(BaseHTTPRequestHandler):
     server_version = "siths-chat-demo"
 
-    def __init__(self, *args, bot_url: str, card_agent_url: str | None = None, **kwargs) -> None:
+    def __init__(self, *args, bot_url: str, card_agent_url: str | None = None,
+                 token_url: str | None = None, **kwargs) -> None:
         self.bot_url = bot_url
         self.card_agent_url = card_agent_url
+        self.token_url = token_url
         super().__init__(*args, **kwargs)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -58,10 +60,12 @@ class DemoHandler(BaseHTTPRequestHandler):
             bot_url = json.dumps(self.bot_url).replace("<", "\\u003c")
             agent_url = json.dumps(self.card_agent_url).replace("<", "\\u003c")
             page = page.replace("__BOT_URL__", bot_url).replace("__NONCE__", nonce)
+            token_url = json.dumps(self.token_url).replace("<", "\\u003c")
             page = page.replace("__CARD_AGENT_URL__", agent_url)
+            page = page.replace("__TOKEN_URL__", token_url)
             origins = " ".join(
                 "{0.scheme}://{0.netloc}".format(urlsplit(url))
-                for url in (self.bot_url, self.card_agent_url)
+                for url in (self.bot_url, self.card_agent_url, self.token_url)
                 if url
             )
             if self.bot_url:
@@ -101,12 +105,15 @@ class DemoHandler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    host: str, port: int, bot_url: str, card_agent_url: str | None = None
+    host: str, port: int, bot_url: str, card_agent_url: str | None = None,
+    token_url: str | None = None,
 ) -> ThreadingHTTPServer:
-    """``card_agent_url``: the local card agent, for the card relay (a central bot)."""
+    """``card_agent_url``: the local card agent, for the card relay (a central bot);
+    ``token_url``: where the Teams tab exchanges its SSO token for the bot's token."""
     if not (HERE / "dist" / "siths-chat.js").is_file():
         raise SystemExit("widget/dist/siths-chat.js is missing: run `make widget`")
-    handler = partial(DemoHandler, bot_url=bot_url, card_agent_url=card_agent_url)
+    handler = partial(DemoHandler, bot_url=bot_url, card_agent_url=card_agent_url,
+                      token_url=token_url)
     return ThreadingHTTPServer((host, port), handler)
 
 

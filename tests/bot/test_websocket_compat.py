@@ -12,9 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import httpx
 import pytest
 import sanic
 import socketio
+import websockets
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from bot import websocket_compat
@@ -77,6 +79,32 @@ def test_without_the_route_mark_sanic_answers_a_closed_websocket_with_a_500(tmp_
     with echo_server(tmp_path, "--without-route-mark") as (url, log):
         asyncio.run(converse(url))
     assert "Invalid response type None (need HTTPResponse)" in log.read_text()
+
+
+async def go_silent(url: str, clients: int) -> None:
+    """``clients`` websockets that connect and then never answer engine.io's pings."""
+    address = url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+
+    async def silent() -> None:
+        async with websockets.connect(address) as ws:
+            await ws.recv()
+            await ws.send("40")
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except (TimeoutError, websockets.ConnectionClosed):
+                pass
+
+    await asyncio.gather(*(silent() for _ in range(clients)))
+
+
+def test_a_silent_client_dropped_at_the_ping_timeout_leaves_no_task_behind(tmp_path):
+    with echo_server(tmp_path, "--ping", "1") as (url, log):
+        asyncio.run(go_silent(url, 20))
+        time.sleep(1)
+        assert httpx.get(f"{url}/gc").status_code == 200
+        time.sleep(0.5)
+    assert "WebsocketFrameAssembler.get" not in log.read_text()
 
 
 def test_the_recv_fix_is_applied_only_to_sanic_21_12(monkeypatch):

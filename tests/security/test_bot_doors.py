@@ -30,6 +30,7 @@ from typing import Callable, Iterator, List, Tuple
 import httpx
 import pytest
 import socketio
+import websockets
 
 from tests.support.local_stack import BotServer, bot_stack, free_port
 from tests.support.site import Site
@@ -201,6 +202,36 @@ def test_socketio_refuses_foreign_origins_over_either_transport(doors, transport
     for origin in ("http://127.0.0.1:1", "null", "https://evil.example"):
         assert run_async(sio_connect(origin)) is False, origin
     assert run_async(sio_connect(doors.widget_origin)) is True
+
+
+def test_engineio_refuses_foreign_requests_before_it_opens_a_session(doors):
+    """Cross-site websocket hijacking and held sessions: every engine.io request (the
+    polling handshake, a websocket handshake and the upgrade of a session) is checked at
+    the door; a foreign one gets 403 and no session."""
+    base = f"{doors.bot.url}/socket.io/?EIO=4"
+    ws_base = base.replace("http", "ws", 1)
+    evil = {"Origin": "https://evil.example"}
+    assert httpx.get(f"{base}&transport=polling", headers=evil).status_code == 403
+    rebound_host = {"Host": "evil.example:" + doors.bot.url.rsplit(":", 1)[1]}
+    assert httpx.get(f"{base}&transport=polling", headers=rebound_host).status_code == 403
+
+    async def websocket_status(url: str, headers: dict) -> object:
+        try:
+            async with websockets.connect(url, extra_headers=headers) as ws:
+                return ("open", await asyncio.wait_for(ws.recv(), 5))
+        except websockets.InvalidStatusCode as refused:
+            return refused.status_code
+
+    assert run_async(websocket_status(f"{ws_base}&transport=websocket", evil)) == 403
+    # A session opened from the widget's page cannot be upgraded from another origin.
+    opened = httpx.get(f"{base}&transport=polling", headers={"Origin": doors.widget_origin})
+    assert opened.status_code == 200
+    sid = json.loads(opened.text[1:])["sid"]
+    assert run_async(websocket_status(f"{ws_base}&transport=websocket&sid={sid}", evil)) == 403
+    # The widget's own origin still gets its websocket.
+    status = run_async(websocket_status(f"{ws_base}&transport=websocket",
+                                        {"Origin": doors.widget_origin}))
+    assert status[0] == "open" and status[1].startswith("0{")
 
 
 def action_call(name: str, sender: str = "attacker") -> dict:

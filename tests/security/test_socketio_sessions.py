@@ -25,6 +25,7 @@ import httpx
 import jwt
 import pytest
 import socketio
+import websockets
 
 from tests.support.local_stack import BotServer, bot_stack, free_port
 
@@ -202,6 +203,21 @@ def test_no_connection_without_a_valid_sign_in(central, token):
         return True
 
     assert run_async(connect()) is False
+
+
+def test_a_refused_sign_in_also_loses_its_engineio_session(central):
+    """Refused at socket.io's CONNECT, the engine.io session under it is closed too (its
+    CLOSE packet follows the refusal): it is not kept alive by answering pings."""
+    address = central.url.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+
+    async def after_refusal() -> list:
+        async with websockets.connect(address) as ws:
+            await ws.recv()  # engine.io's open packet
+            await ws.send("40")  # socket.io CONNECT without a token
+            assert "Connection rejected" in await asyncio.wait_for(ws.recv(), 10)
+            return [await asyncio.wait_for(ws.recv(), 10)]
+
+    assert run_async(after_refusal()) == ["1"]  # engine.io CLOSE
 
 
 def test_rest_behind_the_same_sign_in(central):

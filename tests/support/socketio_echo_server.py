@@ -1,7 +1,7 @@
 """A bare Sanic + python-socketio server (as Rasa's socket.io channel builds it) for
 tests/bot/test_websocket_compat.py: ``python -m tests.support.socketio_echo_server
-PORT [--without-recv-fix] [--without-route-mark]``. It answers ``user_uttered`` with
-``bot_uttered`` "echo <message>"."""
+PORT [--without-recv-fix] [--without-route-mark] [--ping SECONDS]``. It answers
+``user_uttered`` with ``bot_uttered`` "echo <message>"."""
 
 from __future__ import annotations
 
@@ -18,14 +18,27 @@ def main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("--without-recv-fix", action="store_true")
     parser.add_argument("--without-route-mark", action="store_true")
+    parser.add_argument("--ping", type=float, default=None,
+                        help="engine.io ping interval and timeout (seconds)")
     args = parser.parse_args()
     if not args.without_recv_fix:
         websocket_compat.install()
-    sio = socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+    pings = {"ping_interval": args.ping, "ping_timeout": args.ping} if args.ping else {}
+    sio = socketio.AsyncServer(async_mode="sanic", cors_allowed_origins=[], **pings)
     if not args.without_route_mark:
         websocket_compat.mark_websocket_route(sio.eio)
     app = Sanic("socketio_echo")
     sio.attach(app, "/socket.io")
+
+    @app.get("/gc")
+    async def collect(request: object) -> object:
+        # Lets the test see tasks that were left pending ("Task was destroyed ...").
+        import gc
+
+        from sanic.response import json
+
+        gc.collect()
+        return json({"collected": True})
 
     @sio.on("user_uttered")
     async def user_uttered(sid: str, data: dict) -> None:

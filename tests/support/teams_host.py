@@ -95,6 +95,7 @@ const host = window.__teamsHost = {
   handlers: [],                    // event names the tab registered (registerHandler)
   context: CONFIG.context,         // the legacy (flat) Context that getContext answers
   runtime: CONFIG.runtime,
+  ssoToken: CONFIG.ssoToken,       // what authentication.getAuthToken answers (null: fails)
   tabWindow() { return document.getElementById("teams-tab").contentWindow; },
   tabOrigin: null,
   push(func, args) {               // a host -> tab event: {func, args}, no id
@@ -120,6 +121,9 @@ function answer(request) {
       return [];
     case "appInitialization.success":  // awaited only if runtime.supports.app has
       return [undefined];              // notifySuccessResponse; one-way otherwise
+    case "authentication.getAuthToken":  // args: [resources, claims, silent, tenantId]
+      // -> [success, token or the error's message]
+      return host.ssoToken ? [true, host.ssoToken] : [false, "resourceRequiresConsent"];
     case "appInitialization.appLoaded":
     case "appInitialization.failure":
     case "appInitialization.expectedFailure":
@@ -150,8 +154,9 @@ _IFRAME_ALLOW = ("geolocation; microphone; camera; midi; encrypted-media; clipbo
                  "fullscreen")
 
 
-def _host_page(tab_url: str, context: Mapping[str, Any]) -> str:
-    config = json.dumps({"context": context, "runtime": RUNTIME}).replace("</", "<\\/")
+def _host_page(tab_url: str, context: Mapping[str, Any], sso_token: str | None = None) -> str:
+    config = json.dumps({"context": context, "runtime": RUNTIME, "ssoToken": sso_token})
+    config = config.replace("</", "<\\/")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Microsoft Teams</title>
 <style>html, body {{ margin: 0; height: 100%; }}
@@ -199,17 +204,20 @@ def teams_context(*, theme: str = "default", locale: str = "sv-se",
 def open_in_teams(page: Page, tab_url: str, *, theme: str = "default", locale: str = "sv-se",
                   user_principal_name: str = "anna.andersson@region.example",
                   entity_id: str = "card",
-                  extra_context: Mapping[str, Any] | None = None) -> Frame:
+                  extra_context: Mapping[str, Any] | None = None,
+                  sso_token: str | None = None) -> Frame:
     """Load ``tab_url`` in ``page`` as a Teams (web client) personal tab and return the tab's
     iframe. The host answers teams-js's ``initialize``, ``getContext``, ``registerHandler``
     and ``appInitialization.*`` calls; ``extra_context`` adds or replaces fields of the flat
-    context (see ``teams_context``). Returns once the host page and the iframe have loaded;
-    whether the tab's ``app.initialize()`` has finished is for the test to wait for (e.g.
-    ``wait_for_host_call(page, "getContext")`` or a locator in the frame)."""
+    context (see ``teams_context``). ``sso_token``: what ``authentication.getAuthToken()``
+    gives the tab (Teams SSO; without it the call fails as without consent). Returns once
+    the host page and the iframe have loaded; whether the tab's ``app.initialize()`` has
+    finished is for the test to wait for (e.g. ``wait_for_host_call(page, "getContext")``
+    or a locator in the frame)."""
     context = {**teams_context(theme=theme, locale=locale,
                                user_principal_name=user_principal_name,
                                entity_id=entity_id), **(extra_context or {})}
-    body = _host_page(tab_url, context)
+    body = _host_page(tab_url, context, sso_token)
 
     def host(route: Route) -> None:
         if route.request.url.split("?")[0] == HOST_URL:

@@ -56,7 +56,12 @@ def test_make_target_refuses_a_missing_app_id():
 
 
 def test_make_target_refuses_a_tab_that_is_not_https():
-    for tab in ("", "http://intranat.region.example/teams-tab", "javascript:alert(1)"):
+    for tab in ("", "http://intranat.region.example/teams-tab", "javascript:alert(1)",
+                "https://user:secret@intranat.region.example/teams-tab",
+                "https://attacker.example@intranat.region.example/teams-tab",
+                "https://intranat.region.example\\@evil.example/teams-tab",
+                "https://*.evil.example/x", "https://intranat.region.example /x",
+                "https://intranat.region.example:8443/teams-tab"):
         env = {"PATH": "/usr/bin:/bin", "TEAMS_APP_ID": str(uuid.uuid4()), "TEAMS_TAB_URL": tab}
         result = subprocess.run([sys.executable, "teams/build_package.py"], cwd=REPO,
                                 env=env, capture_output=True, text=True)

@@ -5,13 +5,22 @@ checks a demo card through the card relay for the central bot."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
 
+import jwt
 import pytest
 from playwright.sync_api import Frame, expect
 
 from tests.support.card_stack import orders_received
+from tests.support.local_stack import free_port
 from tests.support.teams_host import host_calls, open_in_teams, set_theme, wait_for_host_call
+from tests.widget.conftest import build_widget, serve_module
+from tests.widget.stack import start_bot
 from tests.widget.test_widget import CONTRAST_JS, INPUT, answer_parts
 
 pytestmark = pytest.mark.stack
@@ -97,3 +106,87 @@ def test_outside_teams_the_tab_is_the_chat_on_a_page(relay_demo, page):
     expect(page.locator(".sc-bot").first).to_be_visible(timeout=30_000)
     assert "sc-theme-default" in page.evaluate(ROOT_CLASS)
     assert page.errors == []
+
+
+# --- a central bot with sign-in (BOT_JWT_KEY): the tab signs in with Teams SSO ---
+
+JWT_KEY = "intranet-test-signing-key-" + uuid.uuid4().hex
+SSO_TOKEN = "teams-sso-" + uuid.uuid4().hex  # what the stand-in for Teams hands the tab
+USER = "anna.andersson@region.example"
+
+
+class TokenExchange:
+    """A stand-in for the intranet's token exchange (the region's, not ours): it takes the
+    Teams SSO token as Bearer and answers the bot's token for that user. The real one
+    verifies Entra ID's signature; this one knows the one token the stand-in Teams issued."""
+
+    def __init__(self, port: int, page_origin: str) -> None:
+        self.exchanged: list[str] = []
+        exchange = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def cors(self) -> None:
+                self.send_header("Access-Control-Allow-Origin", page_origin)
+                self.send_header("Access-Control-Allow-Headers", "Authorization")
+                self.send_header("Access-Control-Allow-Methods", "POST")
+
+            def do_OPTIONS(self) -> None:  # noqa: N802 (http.server's naming)
+                self.send_response(204)
+                self.cors()
+                self.end_headers()
+
+            def do_POST(self) -> None:  # noqa: N802
+                ok = self.headers.get("Authorization") == f"Bearer {SSO_TOKEN}"
+                body = json.dumps({"token": jwt.encode(
+                    {"sub": USER, "exp": int(time.time()) + 600}, JWT_KEY, algorithm="HS256")}
+                    if ok else {"error": "unauthorized"}).encode()
+                exchange.exchanged.append("ok" if ok else "refused")
+                self.send_response(200 if ok else 401)
+                self.cors()
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{port}/token"
+
+
+@pytest.fixture(scope="module")
+def signed_in_tab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    build_widget()
+    page_port = free_port()
+    origin = f"http://127.0.0.1:{page_port}"
+    exchange = TokenExchange(free_port(), origin)
+    central = {"BOT_JWT_KEY": JWT_KEY, "CARD_AGENT_ACCESS": "relay"}
+    with start_bot(tmp_path_factory.mktemp("tab-jwt"), cors=[origin], env=central) as bot:
+        server = serve_module().make_server("127.0.0.1", page_port, bot.url, None, exchange.url)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield {"tab_url": f"{origin}/teams-tab", "bot": bot, "exchange": exchange}
+        finally:
+            server.shutdown()
+            server.server_close()
+            exchange.server.shutdown()
+            exchange.server.server_close()
+
+
+def test_on_a_bot_with_sign_in_the_tab_signs_in_with_teams_sso(signed_in_tab, page):
+    frame = open_in_teams(page, signed_in_tab["tab_url"], sso_token=SSO_TOKEN)
+    expect(frame.locator(".sc-bot").first).to_be_visible(timeout=30_000)
+    frame.get_by_role("textbox", name=INPUT).fill("Vad kostar en ny PUK-kod?")
+    frame.get_by_role("textbox", name=INPUT).press("Enter")
+    expected = answer_parts("utter_faq_puk_kostnad")
+    expect(frame.locator(".sc-bot", has_text=expected[0][:40])).to_be_visible(timeout=30_000)
+    assert "authentication.getAuthToken" in host_calls(page)
+    assert signed_in_tab["exchange"].exchanged[0] == "ok"
+    assert page.errors == []
+
+
+def test_without_teams_sso_the_tab_gets_no_conversation(signed_in_tab, page):
+    frame = open_in_teams(page, signed_in_tab["tab_url"], sso_token=None)
+    expect(frame.get_by_role("status")).to_contain_text("Kan inte nå chatten", timeout=30_000)
+    expect(frame.locator(".sc-bot")).to_have_count(0)

@@ -6,8 +6,11 @@
 //     {"botUrl": "https://siths-bot.region.se", "cardAgentUrl": "http://127.0.0.1:8765"}
 //   </script>
 // Outside Teams (the same page opened in a browser) it is the chat on a page, in the
-// default theme. See docs/teams.md "The card tab".
-import { app } from "@microsoft/teams-js";
+// default theme. With "tokenUrl" (a central bot with sign-in, BOT_JWT_KEY) the tab
+// signs in with Teams SSO: on every (re)connect it asks Teams for the user's token and
+// exchanges it at the intranet's tokenUrl for the bot's token (docs/teams.md).
+// See docs/teams.md "The card tab".
+import { app, authentication } from "@microsoft/teams-js";
 
 import "./widget.js";
 
@@ -42,12 +45,31 @@ async function teamsContext() {
   }
 }
 
+// The bot's token: Teams' SSO token for this user, exchanged at the intranet's tokenUrl
+// (POST with the SSO token as Bearer; the answer is {"token": "<the bot's token>"}).
+function signInWith(tokenUrl) {
+  return async () => {
+    const sso = await within(authentication.getAuthToken(), TEAMS_TIMEOUT_MS);
+    const reply = await fetch(tokenUrl, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${sso}` },
+      credentials: "omit",
+    });
+    if (!reply.ok) throw new Error(`sign-in refused (${reply.status})`);
+    const { token } = await reply.json();
+    if (typeof token !== "string" || !token) throw new Error("no token");
+    return token;
+  };
+}
+
 async function start() {
   const config = readConfig();
   const context = await teamsContext();
   const theme = (context && context.app && context.app.theme) || "default";
+  const { tokenUrl, ...settings } = config;
   const chat = window.SithsChat.init({
-    ...config,
+    ...settings,
+    ...(tokenUrl && context ? { authToken: signInWith(tokenUrl) } : {}),
     layout: "page",
     theme,
     // Its own conversation, apart from the intranet widget's in the same browser.
