@@ -12,8 +12,12 @@ One run, on the real trained model and action server (tests.support.local_stack)
    search over the FAQ page (benchmarks/bm25.py). The first held-out file
    (tests/nlu/heldout.yml) and `rasa test nlu --cross-validation` (5 folds over
    data/nlu/) are reported too.
-2. Speed, REST reply latency p50/p95/p99: closed loop with 1, 10 and 20 concurrent
-   conversations (a new conversation every 8 turns); open loop at an offered
+2. Speed, REST reply latency p50/p95/p99: closed loop with 1, 10, 20 and 50
+   concurrent conversations (a new conversation every 8 turns); the same over
+   socket.io, the intranet widget's path, over websocket and over long-polling,
+   sequential and with 50 widgets, each its own connection
+   (benchmarks/socketio_load.py: a reply is complete when the server acknowledges
+   the message, after the turn's last ``bot_uttered``); open loop at an offered
    load of 50 users who each send a message every 5 s (10 msg/s, arrivals on
    schedule whatever the replies, latency counted from the scheduled send);
    saturation throughput of one Rasa server (closed loop, concurrency doubled
@@ -24,6 +28,9 @@ One run, on the real trained model and action server (tests.support.local_stack)
 Prints one summary table and keeps the raw numbers (every question's result
 included) in benchmarks/results/bot.json. Nothing here asserts: the machine
 is shared and noisy, figures are reported.
+
+``--only-latency`` (quick trials) runs only the closed-loop REST and socket.io
+rows and memory, into benchmarks/results/bot-latency.json.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Coroutine, Dict, List, Tuple
 
 import httpx
 
@@ -53,8 +60,14 @@ from benchmarks.common import (  # noqa: E402
     table,
     write_results,
 )
+from benchmarks.socketio_load import TRANSPORTS, socketio_closed_loop  # noqa: E402
 from tests.bot.responses import joined, rendered  # noqa: E402
-from tests.support.local_stack import NO_SITE_OVERRIDES, REPO, bot_stack  # noqa: E402
+from tests.support.local_stack import (  # noqa: E402
+    NO_SITE_OVERRIDES,
+    REPO,
+    BotServer,
+    bot_stack,
+)
 from tests.support.nlu_eval import (  # noqa: E402
     HELDOUT,
     MAX_WRONG_FAQ,
@@ -66,6 +79,9 @@ from tests.support.nlu_eval import (  # noqa: E402
 )
 
 WEBHOOK = "/webhooks/rest/webhook"
+#: The widget's page (the bot is started with it as its only allowed origin; the
+#: socket.io connections send it, as the browser does).
+WIDGET_ORIGIN = "http://127.0.0.1:8080"
 
 
 def measure_training() -> float:
@@ -164,11 +180,11 @@ async def closed_loop(url: str, texts: List[str], concurrency: int, seconds: flo
     reloads a conversation's whole history every turn: one endless
     conversation would measure the history's length, not the load)."""
     samples: List[float] = []
-    errors = 0
+    errors = timeouts = 0
     loop = asyncio.get_running_loop()
 
     async def user(client: httpx.AsyncClient, n: int) -> None:
-        nonlocal errors
+        nonlocal errors, timeouts
         sender, k = "", 0
         while loop.time() < stop:
             if k % TURNS_PER_CONVERSATION == 0:
@@ -180,6 +196,8 @@ async def closed_loop(url: str, texts: List[str], concurrency: int, seconds: flo
                 r = await client.post(f"{url}{WEBHOOK}", json={"sender": sender, "message": text})
                 r.raise_for_status()
                 samples.append((loop.time() - start) * 1000)
+            except httpx.TimeoutException:
+                timeouts += 1
             except httpx.HTTPError:
                 errors += 1
 
@@ -190,7 +208,7 @@ async def closed_loop(url: str, texts: List[str], concurrency: int, seconds: flo
         await asyncio.gather(*(user(client, n) for n in range(concurrency)))
         wall = loop.time() - begin
     return {"concurrency": concurrency, **percentiles(samples), "errors": errors,
-            "throughput_msg_s": round(len(samples) / wall, 1)}
+            "timeouts": timeouts, "throughput_msg_s": round(len(samples) / wall, 1)}
 
 
 async def open_loop(url: str, texts: List[str], users: int, interval: float,
@@ -259,72 +277,123 @@ def memory(pids: Dict[str, int]) -> Dict[str, Dict[str, float]]:
             for name, pid in pids.items()}
 
 
+def log_problems(bot: BotServer) -> Dict:
+    """Errors and warnings the Rasa and action servers logged during the run
+    (their logs go with the temporary directory): counts and the first lines."""
+    out: Dict = {}
+    for name, path in (("rasa", bot.log_file), ("rasa_stdout", bot.stdout_file),
+                       ("action_server", bot.log_file.parent / "actions.log")):
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        errors = [ln for ln in lines if any(w in ln for w in ("ERROR", "CRITICAL", "Traceback"))]
+        out[name] = {"errors": len(errors), "warnings": sum("WARNING" in ln for ln in lines),
+                     "first_errors": errors[:10]}
+    return out
+
+
+def _with_client_cpu(run: Coroutine[Any, Any, Dict]) -> Dict:
+    """``run``'s result and the CPU time this process (the load generator, on the
+    same machine as the bot) spent on it."""
+    cpu = time.process_time()
+    result = asyncio.run(run)
+    return {**result, "client_cpu_s": round(time.process_time() - cpu, 1)}
+
+
+def latency(url: str, texts: List[str], seconds: float, widgets: int) -> Dict:
+    """Closed-loop reply latency over REST and over socket.io (websocket and
+    long-polling): ``closed_<n>`` rows for n concurrent conversations."""
+    out: Dict = {}
+    asyncio.run(closed_loop(url, texts, 2, 5))  # warm-up
+    print("REST latency, closed loop ...", flush=True)
+    for n in sorted({1, 10, 20, widgets}):
+        out[f"closed_{n}"] = _with_client_cpu(closed_loop(url, texts, n, seconds))
+    out["socketio"] = {"origin": WIDGET_ORIGIN}
+    for transport in TRANSPORTS:
+        print(f"socket.io latency over {transport}, closed loop ...", flush=True)
+        asyncio.run(socketio_closed_loop(url, texts, 2, 3, transport,
+                                         origin=WIDGET_ORIGIN))  # warm-up
+        out["socketio"][transport] = {
+            f"closed_{n}": _with_client_cpu(socketio_closed_loop(
+                url, texts, n, seconds, transport, origin=WIDGET_ORIGIN))
+            for n in (1, widgets)
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-training", action="store_true", help="do not time a training")
     parser.add_argument("--skip-cross-validation", action="store_true")
+    parser.add_argument("--only-latency", action="store_true",
+                        help="only the closed-loop REST and socket.io latency and memory "
+                             "(no training, quality, open loop or saturation), into "
+                             "results/bot-latency.json")
     parser.add_argument("--closed-seconds", type=float, default=20)
+    parser.add_argument("--widgets", type=int, default=50,
+                        help="concurrent conversations of the REST / socket.io comparison")
     parser.add_argument("--open-users", type=int, default=50)
     parser.add_argument("--open-interval", type=float, default=5.0)
     parser.add_argument("--open-seconds", type=float, default=60)
     parser.add_argument("--saturation-seconds", type=float, default=15)
     args = parser.parse_args()
+    full = not args.only_latency
 
     results: dict = {"machine": {"cores": os.cpu_count(),
                                  "load_avg_at_start": list(os.getloadavg())}}
-    if not args.skip_training:
+    if full and not args.skip_training:
         print("Timing a full training run ...", flush=True)
         results["training_s"] = measure_training()
 
     examples = load_all(STAFF_HELDOUT)
     faq = [(t, i) for t, i in examples if i.startswith("faq_")]
     texts = [t for t, _ in examples]
-    print("BM25 search over the FAQ page ...", flush=True)
-    results["bm25"] = bm25_results(examples)
-    if not args.skip_cross_validation:
+    if full:
+        print("BM25 search over the FAQ page ...", flush=True)
+        results["bm25"] = bm25_results(examples)
+    if full and not args.skip_cross_validation:
         print(f"rasa test nlu --cross-validation ({CV_FOLDS} folds) ...", flush=True)
         results["cross_validation"] = cross_validation()
 
     # site.yml's own dates, as `make run` starts it: the expected answers are rendered
-    # with the same dates in this process.
+    # with the same dates in this process. The widget's page is the one allowed origin.
     with tempfile.TemporaryDirectory() as tmp, \
-            bot_stack(Path(tmp), debug=False, site=NO_SITE_OVERRIDES) as bot:
-        print("NLU on the staff-style held-out sets ...", flush=True)
-        parsed = {t: bot.parse(t) for t in dict.fromkeys(texts)}
-        results["staff_heldout"] = score(parsed.__getitem__, examples).as_dict()
-        results["first_heldout"] = score(bot.parse, load_examples(HELDOUT)).as_dict()
-        print("The bot's answers to the FAQ questions ...", flush=True)
-        answers = bot_answers(bot.url, faq)
-        results["bot_faq"] = {
-            "questions": len(faq),
-            "answer_correct": sum(a["correct"] for a in answers),
-            "intent_correct": sum(parsed[t]["intent"]["name"] == i for t, i in faq),
-            "asked_back": sum(a["asked_back"] for a in answers),
-            "per_question": [{**a, "predicted": parsed[a["text"]]["intent"]["name"]}
-                             for a in answers],
-        }
+            bot_stack(Path(tmp), debug=False, site=NO_SITE_OVERRIDES,
+                      cors=[WIDGET_ORIGIN]) as bot:
+        if full:
+            print("NLU on the staff-style held-out sets ...", flush=True)
+            parsed = {t: bot.parse(t) for t in dict.fromkeys(texts)}
+            results["staff_heldout"] = score(parsed.__getitem__, examples).as_dict()
+            results["first_heldout"] = score(bot.parse, load_examples(HELDOUT)).as_dict()
+            print("The bot's answers to the FAQ questions ...", flush=True)
+            answers = bot_answers(bot.url, faq)
+            results["bot_faq"] = {
+                "questions": len(faq),
+                "answer_correct": sum(a["correct"] for a in answers),
+                "intent_correct": sum(parsed[t]["intent"]["name"] == i for t, i in faq),
+                "asked_back": sum(a["asked_back"] for a in answers),
+                "per_question": [{**a, "predicted": parsed[a["text"]]["intent"]["name"]}
+                                 for a in answers],
+            }
         results["memory_after_start"] = memory({"rasa": bot.pid, "action_server": bot.action_pid})
 
-        asyncio.run(closed_loop(bot.url, texts, 2, 5))  # warm-up
-        print("REST latency, closed loop ...", flush=True)
-        results["closed_1"] = asyncio.run(closed_loop(bot.url, texts, 1, args.closed_seconds))
-        results["closed_10"] = asyncio.run(closed_loop(bot.url, texts, 10, args.closed_seconds))
-        results["closed_20"] = asyncio.run(closed_loop(bot.url, texts, 20, args.closed_seconds))
-        print(f"REST latency, open loop: {args.open_users} users, one message every "
-              f"{args.open_interval:g} s, {args.open_seconds:g} s ...", flush=True)
-        results["open_loop"] = asyncio.run(open_loop(
-            bot.url, texts, args.open_users, args.open_interval, args.open_seconds))
-        print("Saturation throughput ...", flush=True)
-        results["saturation"] = asyncio.run(saturation(bot.url, texts, args.saturation_seconds))
+        results.update(latency(bot.url, texts, args.closed_seconds, args.widgets))
+        if full:
+            print(f"REST latency, open loop: {args.open_users} users, one message every "
+                  f"{args.open_interval:g} s, {args.open_seconds:g} s ...", flush=True)
+            results["open_loop"] = asyncio.run(open_loop(
+                bot.url, texts, args.open_users, args.open_interval, args.open_seconds))
+            print("Saturation throughput ...", flush=True)
+            results["saturation"] = asyncio.run(
+                saturation(bot.url, texts, args.saturation_seconds))
         results["memory"] = memory({"rasa": bot.pid, "action_server": bot.action_pid})
+        results["server_logs"] = log_problems(bot)
     results["machine"]["load_avg_at_end"] = list(os.getloadavg())
 
     print()
     print(table(summary_rows(results)))
     # The held-out misses are in the raw numbers, not printed: reading them to write
     # training data would be tuning on the held-out sets (docs/nlu.md).
-    print(f"\nRaw numbers: {write_results('bot', results)}")
+    print(f"\nRaw numbers: {write_results('bot' if full else 'bot-latency', results)}")
 
 
 GROUP_NAMES = {"faq": "FAQ questions", "card": "card requests",
@@ -332,7 +401,42 @@ GROUP_NAMES = {"faq": "FAQ questions", "card": "card requests",
 LATENCY_TARGET = "p50 <= 20 ms, p95 <= 50 ms"
 
 
+SOCKETIO_NAMES = {"websocket": "socket.io websocket", "polling": "socket.io long-polling"}
+
+
 def summary_rows(r: Dict) -> List[List[str]]:
+    rows = [["measure", "bot", "target / FAQ search (BM25)"]]
+    if "staff_heldout" in r:  # not with --only-latency
+        rows += quality_rows(r)
+    rows += latency_rows(r)
+    o, s = r.get("open_loop"), r.get("saturation")
+    if o and s:
+        rows += [
+            [f"REST p50/p95/p99, open loop {o['users']} users x 1 msg/{o['interval_s']:g} s "
+             f"({o['offered_msg_s']} msg/s)", f"{_lat(o)} ({o['errors']} errors)", "-"],
+            ["saturation throughput, one Rasa server",
+             f"{s['max_msg_s']} msg/s at {s['at_concurrency']} conversations", "-"],
+        ]
+    mem = r["memory"]
+    rows += [
+        ["memory RSS now / peak: Rasa server",
+         f"{mem['rasa']['rss_mib']} / {mem['rasa']['peak_rss_mib']} MiB", "-"],
+        ["memory RSS now / peak: action server",
+         f"{mem['action_server']['rss_mib']} / {mem['action_server']['peak_rss_mib']} MiB",
+         "-"],
+    ]
+    logs = r["server_logs"]
+    rows.append(["server logs: errors / warnings (Rasa, action server)",
+                 f"{logs['rasa']['errors'] + logs['rasa_stdout']['errors']} / "
+                 f"{logs['rasa']['warnings'] + logs['rasa_stdout']['warnings']}, "
+                 f"{logs['action_server']['errors']} / {logs['action_server']['warnings']}",
+                 "-"])
+    if "staff_heldout" in r:
+        rows.append(["training time", f"{r.get('training_s', '-')} s", "-"])
+    return rows
+
+
+def quality_rows(r: Dict) -> List[List[str]]:
     staff, bf, bm = r["staff_heldout"], r["bot_faq"], r["bm25"]
     best = bm["variants"][bm["best_tokenisation"]]
     n = bf["questions"]
@@ -340,10 +444,7 @@ def summary_rows(r: Dict) -> List[List[str]]:
     def pct(k: int, of: int) -> str:
         return f"{k}/{of} = {k / of:.1%}" if of else "-"
 
-    def lat(x: Dict) -> str:
-        return f"{x['median_ms']} / {x['p95_ms']} / {x['p99_ms']} ms"
-
-    rows = [["measure", "bot", "target / FAQ search (BM25)"]]
+    rows = []
     for group, g in staff["groups"].items():
         target = TARGETS.get(group)
         rows.append([f"held-out {GROUP_NAMES.get(group, group)}: right at once",
@@ -367,23 +468,36 @@ def summary_rows(r: Dict) -> List[List[str]]:
     if cv:
         rows.append([f"cross-validation ({cv['folds']} folds): accuracy / macro-F1",
                      f"{cv['accuracy']:.3f} / {cv['macro_f1']:.3f}", "-"])
-    o, s = r["open_loop"], r["saturation"]
-    mem = r["memory"]
-    rows += [
-        ["REST p50/p95/p99, sequential (1 conversation)", lat(r["closed_1"]), LATENCY_TARGET],
-        ["REST p50/p95/p99, 10 concurrent", lat(r["closed_10"]), "-"],
-        ["REST p50/p95/p99, 20 concurrent", lat(r["closed_20"]), "-"],
-        [f"REST p50/p95/p99, open loop {o['users']} users x 1 msg/{o['interval_s']:g} s "
-         f"({o['offered_msg_s']} msg/s)", f"{lat(o)} ({o['errors']} errors)", "-"],
-        ["saturation throughput, one Rasa server",
-         f"{s['max_msg_s']} msg/s at {s['at_concurrency']} conversations", "-"],
-        ["memory RSS now / peak: Rasa server",
-         f"{mem['rasa']['rss_mib']} / {mem['rasa']['peak_rss_mib']} MiB", "-"],
-        ["memory RSS now / peak: action server",
-         f"{mem['action_server']['rss_mib']} / {mem['action_server']['peak_rss_mib']} MiB",
-         "-"],
-        ["training time", f"{r.get('training_s', '-')} s", "-"],
-    ]
+    return rows
+
+
+def _lat(x: Dict) -> str:
+    if "median_ms" not in x:
+        return "no replies"
+    return f"{x['median_ms']} / {x['p95_ms']} / {x['p99_ms']} ms"
+
+
+def _lat_errors(x: Dict) -> str:
+    late = f", {x['late_replies']} late replies" if x.get("late_replies") else ""
+    return f"{_lat(x)} ({x['errors']} errors, {x['timeouts']} timeouts{late})"
+
+
+def latency_rows(r: Dict) -> List[List[str]]:
+    """Closed loop: REST at each concurrency, then socket.io per transport."""
+
+    def closed(rows_of: Dict) -> List[Tuple[int, Dict]]:
+        return sorted((int(k.split("_")[1]), v) for k, v in rows_of.items()
+                      if k.startswith("closed_"))
+
+    def label(n: int) -> str:
+        return "sequential (1 conversation)" if n == 1 else f"{n} concurrent"
+
+    rows = [[f"REST p50/p95/p99, {label(n)}", _lat_errors(x),
+             LATENCY_TARGET if n == 1 else "-"] for n, x in closed(r)]
+    for transport, name in SOCKETIO_NAMES.items():
+        rows += [[f"{name} p50/p95/p99, {label(n)}"
+                  + (" (one connection each)" if n > 1 else ""), _lat_errors(x), "-"]
+                 for n, x in closed(r.get("socketio", {}).get(transport, {}))]
     return rows
 
 
