@@ -44,75 +44,67 @@ def needs_recv_fix() -> bool:
     return sanic.__version__.startswith("21.12.")
 
 
-async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> Any:
-    # Sanic 21.12's recv, with the assembler's coroutine wrapped in a task.
+async def _next_message(self: WebsocketImplProtocol, timeout: float | None) -> Any:
+    """The assembler's next message, or CancelledError when recv is cancelled: Sanic
+    21.12's wait, with the assembler's coroutine wrapped in a task (and that task
+    cancelled with it: engine.io's ping timeout cancels recv, and the getter must not
+    outlive it, "Task was destroyed but it is pending!" for every silent client)."""
+    getter = asyncio.ensure_future(self.assembler.get(timeout))
+    try:
+        done, _ = await asyncio.wait(
+            (self.recv_cancel, getter), return_when=asyncio.FIRST_COMPLETED
+        )
+        if self.recv_cancel in done:
+            raise asyncio.CancelledError()
+        return getter.result()
+    finally:
+        if not getter.done():
+            getter.cancel()
+
+
+def _start_receiving(self: WebsocketImplProtocol, method: str) -> None:
     if self.recv_lock.locked():
         raise ServerError(
-            "cannot call recv while another task is already waiting for the next message"
+            f"cannot call {method} while another task is already waiting for the next message"
         )
+
+
+async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> Any:
+    # Sanic 21.12's recv, receiving through _next_message.
+    _start_receiving(self, "recv")
     await self.recv_lock.acquire()
     if self.connection.state is CLOSED:
         self.recv_lock.release()
         raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
-    getter = None
     try:
         self.recv_cancel = asyncio.Future()
-        getter = asyncio.ensure_future(self.assembler.get(timeout))
-        done, pending = await asyncio.wait(
-            (self.recv_cancel, getter), return_when=asyncio.FIRST_COMPLETED
-        )
-        done_task = next(iter(done))
-        if done_task is self.recv_cancel:
-            for task in pending:
-                task.cancel()
-            raise asyncio.CancelledError()
+        message = await _next_message(self, timeout)
         self.recv_cancel.cancel()
-        return done_task.result()
+        return message
     finally:
-        # engine.io's ping timeout cancels recv(): the getter must not outlive it
-        # ("Task was destroyed but it is pending!" for every silent client otherwise).
-        if getter is not None and not getter.done():
-            getter.cancel()
         self.recv_cancel = None
         self.recv_lock.release()
 
 
 async def _recv_burst(self: WebsocketImplProtocol, max_recv: int = 256) -> Sequence[Any]:
-    # Sanic 21.12's recv_burst, with the same change as _recv.
-    if self.recv_lock.locked():
-        raise ServerError(
-            "cannot call recv_burst while another task is already waiting for the next message"
-        )
+    # Sanic 21.12's recv_burst, receiving through _next_message.
+    _start_receiving(self, "recv_burst")
     await self.recv_lock.acquire()
     if self.connection.state is CLOSED:
         self.recv_lock.release()
         raise WebsocketClosed("Cannot receive from websocket interface after it is closed.")
     messages = []
-    getter = None
     try:
         self.can_pause = False
         self.recv_cancel = asyncio.Future()
-        while True:
-            getter = asyncio.ensure_future(self.assembler.get(timeout=0))
-            done, pending = await asyncio.wait(
-                (self.recv_cancel, getter), return_when=asyncio.FIRST_COMPLETED
-            )
-            done_task = next(iter(done))
-            if done_task is self.recv_cancel:
-                for task in pending:
-                    task.cancel()
-                raise asyncio.CancelledError()
-            message = done_task.result()
+        while len(messages) < max_recv:
+            message = await _next_message(self, 0)
             if message is None:
                 break
             messages.append(message)
-            if len(messages) >= max_recv:
-                break
             await asyncio.sleep(0)
         self.recv_cancel.cancel()
     finally:
-        if getter is not None and not getter.done():
-            getter.cancel()
         self.recv_cancel = None
         self.can_pause = True
         self.recv_lock.release()

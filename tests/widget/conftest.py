@@ -10,6 +10,7 @@ import subprocess
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -54,16 +55,22 @@ class Demo:
 
 
 @contextmanager
-def serve_demo(port: int, bot_url: str) -> Iterator[str]:
-    """The demo intranet page (widget/serve.py) on 127.0.0.1:``port``; yields its URL."""
-    server = serve_module().make_server("127.0.0.1", port, bot_url=bot_url)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """``server`` answering in a thread of its own; yields its URL, shuts it down after."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{port}/"
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}/"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serve_demo(port: int, bot_url: str) -> Iterator[str]:
+    """The demo intranet page (widget/serve.py) on 127.0.0.1:``port``; yields its URL."""
+    with serving(serve_module().make_server("127.0.0.1", port, bot_url=bot_url)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

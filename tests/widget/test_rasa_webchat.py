@@ -5,7 +5,6 @@ with socket.io-client 3's default: long-polling, then the upgrade)."""
 from __future__ import annotations
 
 import json
-import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
@@ -15,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.bot.responses import rendered
 from tests.support.rasa_webchat import bundle
+from tests.widget.conftest import serving
 
 pytestmark = pytest.mark.stack
 
@@ -58,14 +58,8 @@ def webchat_page(port: int, bot_url: str) -> Iterator[str]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(ThreadingHTTPServer(("127.0.0.1", port), Handler)) as url:
+        yield url
 
 
 def test_rasa_webchat_gets_an_answer_over_a_websocket(demo, page):

@@ -6,7 +6,6 @@ checks a demo card through the card relay for the central bot."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +18,9 @@ from playwright.sync_api import Frame, expect
 from tests.support.card_stack import orders_received
 from tests.support.local_stack import free_port
 from tests.support.teams_host import host_calls, open_in_teams, set_theme, wait_for_host_call
-from tests.widget.conftest import build_widget, serve_module
+from tests.widget.conftest import build_widget, serve_module, serving
 from tests.widget.stack import start_bot
+from tests.widget.test_card_relay import the_order_page_opens_only_on_click
 from tests.widget.test_widget import CONTRAST_JS, INPUT, answer_parts
 
 pytestmark = pytest.mark.stack
@@ -68,17 +68,7 @@ def test_in_the_tab_the_chat_only_proposes_and_the_agents_page_orders(relay_demo
     frame.get_by_role("button", name="Ja, jag har letat").click(timeout=60_000)
     link = frame.get_by_role("link", name="Öppna beställningssidan")
     expect(link).to_be_visible(timeout=60_000)
-    assert link.get_attribute("href").startswith(relay_demo["agent_url"] + "/orders/")
-    assert len(page.context.pages) == 1
-    time.sleep(2)
-    assert orders_received(relay_demo["data_dir"]) == before
-    with page.context.expect_page() as opened:
-        link.click()
-    agent_page = opened.value
-    agent_page.wait_for_load_state()
-    assert agent_page.url.startswith(relay_demo["agent_url"] + "/orders/")
-    assert "ca 200 kr" in agent_page.inner_text("body")
-    assert orders_received(relay_demo["data_dir"]) == before
+    the_order_page_opens_only_on_click(page, link, relay_demo, before)
 
 
 def test_the_tab_follows_teams_theme_with_readable_colours(relay_demo, page, output_dir):
@@ -151,7 +141,6 @@ class TokenExchange:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{port}/token"
 
 
@@ -163,15 +152,9 @@ def signed_in_tab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     exchange = TokenExchange(free_port(), origin)
     central = {"BOT_JWT_KEY": JWT_KEY, "CARD_AGENT_ACCESS": "relay"}
     with start_bot(tmp_path_factory.mktemp("tab-jwt"), cors=[origin], env=central) as bot:
-        server = serve_module().make_server("127.0.0.1", page_port, bot.url, None, exchange.url)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
+        pages = serve_module().make_server("127.0.0.1", page_port, bot.url, None, exchange.url)
+        with serving(exchange.server), serving(pages):
             yield {"tab_url": f"{origin}/teams-tab", "bot": bot, "exchange": exchange}
-        finally:
-            server.shutdown()
-            server.server_close()
-            exchange.server.shutdown()
-            exchange.server.server_close()
 
 
 def test_on_a_bot_with_sign_in_the_tab_signs_in_with_teams_sso(signed_in_tab, page):
