@@ -50,6 +50,8 @@ class SiteResponseGenerator(TemplatedNaturalLanguageGenerator):
         check_production()
         domain = domain or Domain.empty()
         super().__init__(domain.responses)
+        # Configuration read once at start, not on every response.
+        self.teams_card_tab_link = card_tab_link()
 
     async def generate(
         self,
@@ -61,7 +63,7 @@ class SiteResponseGenerator(TemplatedNaturalLanguageGenerator):
         config = load_site_config()
         reference = references().reference(tracker.sender_id)
         values = {**site_values(self.responses, config), **tracker.current_slot_values(),
-                  "chat_reference": reference, "teams_card_tab_link": card_tab_link()}
+                  "chat_reference": reference, "teams_card_tab_link": self.teams_card_tab_link}
         message = self.generate_from_slots(utter_action, values, output_channel, **kwargs)
         if message and message.get("text"):
             template = "".join(v.get("text") or "" for v in self.responses.get(utter_action, []))

@@ -62,7 +62,7 @@ async def _next_message(self: WebsocketImplProtocol, timeout: float | None) -> A
             getter.cancel()
 
 
-def _start_receiving(self: WebsocketImplProtocol, method: str) -> None:
+def _refuse_a_second_receiver(self: WebsocketImplProtocol, method: str) -> None:
     if self.recv_lock.locked():
         raise ServerError(
             f"cannot call {method} while another task is already waiting for the next message"
@@ -71,7 +71,7 @@ def _start_receiving(self: WebsocketImplProtocol, method: str) -> None:
 
 async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> Any:
     # Sanic 21.12's recv, receiving through _next_message.
-    _start_receiving(self, "recv")
+    _refuse_a_second_receiver(self, "recv")
     await self.recv_lock.acquire()
     if self.connection.state is CLOSED:
         self.recv_lock.release()
@@ -88,7 +88,7 @@ async def _recv(self: WebsocketImplProtocol, timeout: float | None = None) -> An
 
 async def _recv_burst(self: WebsocketImplProtocol, max_recv: int = 256) -> Sequence[Any]:
     # Sanic 21.12's recv_burst, receiving through _next_message.
-    _start_receiving(self, "recv_burst")
+    _refuse_a_second_receiver(self, "recv_burst")
     await self.recv_lock.acquire()
     if self.connection.state is CLOSED:
         self.recv_lock.release()
