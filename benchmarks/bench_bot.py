@@ -304,7 +304,7 @@ def latency(url: str, texts: List[str], seconds: float, widgets: int) -> Dict:
     out: Dict = {}
     asyncio.run(closed_loop(url, texts, 2, 5))  # warm-up
     print("REST latency, closed loop ...", flush=True)
-    for n in sorted({1, 10, 20, widgets}):
+    for n in sorted({1, 10, 20, widgets} - {0}):
         out[f"closed_{n}"] = _with_client_cpu(closed_loop(url, texts, n, seconds))
     out["socketio"] = {"origin": WIDGET_ORIGIN}
     for transport in TRANSPORTS:
@@ -314,7 +314,7 @@ def latency(url: str, texts: List[str], seconds: float, widgets: int) -> Dict:
         out["socketio"][transport] = {
             f"closed_{n}": _with_client_cpu(socketio_closed_loop(
                 url, texts, n, seconds, transport, origin=WIDGET_ORIGIN))
-            for n in (1, widgets)
+            for n in sorted({1, widgets} - {0})
         }
     return out
 
@@ -330,7 +330,8 @@ def main() -> None:
                              "results/bot-latency.json")
     parser.add_argument("--closed-seconds", type=float, default=20)
     parser.add_argument("--widgets", type=int, default=50,
-                        help="concurrent conversations of the REST / socket.io comparison")
+                        help="concurrent conversations of the REST / socket.io "
+                             "comparison; 0 for none")
     parser.add_argument("--open-users", type=int, default=50)
     parser.add_argument("--open-interval", type=float, default=5.0)
     parser.add_argument("--open-seconds", type=float, default=60)
