@@ -289,22 +289,34 @@ def test_post_without_origin_or_fetch_metadata_is_refused(agent, fresh_card, car
 
 
 def test_link_is_one_time_and_viewing_does_not_mint(
-    agent_env, est_server, tls_files, trust_anchors, pcscd_service, fresh_card, browser
+    agent_env, est_server, tls_files, trust_anchors, pcscd_service, fresh_card, browser, tmp_path
 ) -> None:
     """GET /v1/jobs returns the same link however often and however late it is viewed;
-    once opened in one browser the link is spent: another browser gets "already used"."""
-    a = Agent(
-        agent_env(
-            CARDAGENT_TOKEN="mint-test-token",
-            CARDAGENT_EST_URL=est_server[1],
-            CARDAGENT_EST_TLS_CA=str(tls_files.ca),
-            CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
-            CARDAGENT_PIN_PAGE_TTL="2",
-        )
-    ).start()
+    once opened in one browser the link is spent: another browser gets "already used".
+
+    CARDAGENT_PIN_PAGE_TTL is both the link's lifetime and the page session's (sliding)
+    lifetime, so the two halves run on two agents: the expiry on one with 2 s, the one-time
+    link on one with the default lifetime - with 2 s browser A's session could run out
+    during the steps in browser B, and the reload at the end then failed with "no session".
+    """
+    auth = {"Authorization": "Bearer mint-test-token"}
+
+    def start_agent(data_dir: str, **extra: str) -> Agent:
+        return Agent(
+            agent_env(
+                CARDAGENT_TOKEN="mint-test-token",
+                CARDAGENT_DATA_DIR=str(tmp_path / data_dir),
+                CARDAGENT_EST_URL=est_server[1],
+                CARDAGENT_EST_TLS_CA=str(tls_files.ca),
+                CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
+                **extra,
+            )
+        ).start()
+
+    fresh_card("old")
+    # --- a link that expires: viewing never mints, however late -----------------------------
+    a = start_agent("data-short-ttl", CARDAGENT_PIN_PAGE_TTL="2")
     try:
-        fresh_card("old")
-        auth = {"Authorization": "Bearer mint-test-token"}
         job = httpx.post(f"{a.url}/v1/upgrade", json={}, headers=auth).json()
         url = job["pin_page_url"]
         views = [httpx.get(f"{a.url}/v1/jobs/{job['job_id']}", headers=auth).json()]
@@ -318,19 +330,33 @@ def test_link_is_one_time_and_viewing_does_not_mint(
         page.goto(url)
         assert "Länken har gått ut" in page.inner_text("h1")
         ctx.close()
-        # asked again with POST (the chat's "start again"): a new link, used in browser A
+        # asked again with POST (the chat's "start again"): a new link, shown as is when viewed
         again = httpx.post(f"{a.url}/v1/upgrade", json={}, headers=auth).json()
         assert again["job_id"] == job["job_id"] and again["pin_page_url"] != url
+        view = httpx.get(f"{a.url}/v1/jobs/{job['job_id']}", headers=auth).json()
+        assert view["pin_page_url"] == again["pin_page_url"] and not view["page_opened"]
+    finally:
+        a.stop()
+    # --- a link that is opened: spent in browser A, "already used" in browser B ---------------
+    b = start_agent("data")  # the default lifetime: browser A's session outlives the test
+    try:
+        job = httpx.post(f"{b.url}/v1/upgrade", json={}, headers=auth).json()
+        url = job["pin_page_url"]
+        # viewing it, and asking again while it is unspent, give the same link
+        view = httpx.get(f"{b.url}/v1/jobs/{job['job_id']}", headers=auth).json()
+        again = httpx.post(f"{b.url}/v1/upgrade", json={}, headers=auth).json()
+        assert view["pin_page_url"] == url and again["pin_page_url"] == url
+        assert again["job_id"] == job["job_id"] and not again["page_opened"]
         first, second = browser.new_context(), browser.new_context()
         pa = first.new_page()
-        pa.goto(again["pin_page_url"])
+        pa.goto(url)
         pa.wait_for_selector("#pin_legitimering")
-        opened = httpx.get(f"{a.url}/v1/jobs/{job['job_id']}", headers=auth).json()
+        opened = httpx.get(f"{b.url}/v1/jobs/{job['job_id']}", headers=auth).json()
         assert opened["page_opened"] is True
-        assert opened["pin_page_url"] == f"http://127.0.0.1:{a.port}/pin/{job['job_id']}"
+        assert opened["pin_page_url"] == f"http://127.0.0.1:{b.port}/pin/{job['job_id']}"
         # the same link in another browser (someone who read it somewhere): already used
         pb = second.new_page()
-        pb.goto(again["pin_page_url"])
+        pb.goto(url)
         assert "Länken har redan använts" in pb.inner_text("h1")
         assert pb.locator("#pin_legitimering").count() == 0
         assert "fönstret där sidan redan är öppen" in pb.inner_text("main")
@@ -343,7 +369,7 @@ def test_link_is_one_time_and_viewing_does_not_mint(
         first.close()
         second.close()
     finally:
-        a.stop()
+        b.stop()
 
 
 def test_link_after_restart_gets_exactly_one_new_token(agent, fresh_card) -> None:
