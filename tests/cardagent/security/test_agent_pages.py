@@ -372,6 +372,51 @@ def test_link_is_one_time_and_viewing_does_not_mint(
         b.stop()
 
 
+def test_page_in_use_keeps_its_session_past_the_lifetime(
+    agent_env, est_server, tls_files, trust_anchors, pcscd_service, fresh_card, browser, tmp_path
+) -> None:
+    """The page session slides with use: each page request sends the cookie again with a
+    fresh Max-Age, so a page kept in use outlives CARDAGENT_PIN_PAGE_TTL (3 s here), and a
+    page left alone longer than it does not."""
+    auth = {"Authorization": "Bearer slide-test-token"}
+    fresh_card("old")
+    a = Agent(
+        agent_env(
+            CARDAGENT_TOKEN="slide-test-token",
+            CARDAGENT_DATA_DIR=str(tmp_path / "data"),
+            CARDAGENT_EST_URL=est_server[1],
+            CARDAGENT_EST_TLS_CA=str(tls_files.ca),
+            CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
+            CARDAGENT_PIN_PAGE_TTL="3",
+        )
+    ).start()
+    ctx = browser.new_context(locale="sv-SE")
+    try:
+        job = httpx.post(f"{a.url}/v1/upgrade", json={}, headers=auth).json()
+        page = ctx.new_page()
+        page.goto(job["pin_page_url"])
+        page.wait_for_selector("#pin_legitimering")
+        opened = time.monotonic()
+        # in use for more than twice the lifetime: a reload every second
+        while time.monotonic() - opened < 7:
+            time.sleep(1)
+            page.reload()
+            assert page.locator("#pin_legitimering").count() == 1, page.inner_text("main")
+        # a POST from the page, long after the cookie's first Max-Age ran out, is accepted
+        page.get_by_role("button", name="Avbryt").click()
+        page.wait_for_load_state()
+        assert page.locator("#pin_legitimering").count() == 0
+        status = httpx.get(f"{a.url}/v1/jobs/{job['job_id']}", headers=auth).json()["status"]
+        assert status == "cancelled", status
+        # left alone longer than the lifetime, the page session ends
+        time.sleep(4)
+        page.reload()
+        assert "Länken har redan använts" in page.inner_text("h1")
+    finally:
+        ctx.close()
+        a.stop()
+
+
 def test_link_after_restart_gets_exactly_one_new_token(agent, fresh_card) -> None:
     fresh_card("old")
     job = new_job(agent)

@@ -48,21 +48,33 @@ def open_link(
             resp = page("opening.html", region(request), refresh_url=path, status=200)
         else:
             resp = see_other(path)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            opened.session,
-            max_age=int(links.ttl_s),
-            path=path,
-            httponly=True,
-            samesite="strict",
-        )
-        return resp
+        return keep_session(resp, links, area, target_id, opened.session)
     if opened.result == "used" and links.check_session(
         target_id, request.cookies.get(SESSION_COOKIE)
     ):
         return see_other(path)  # the same browser opened its link again
     kind = {"used": "link_used", "expired": "link_expired"}.get(opened.result, "link_invalid")
     return fail(request, kind, area)
+
+
+def keep_session(
+    resp: Response, links: PageLinks, area: str, target_id: str, session: str
+) -> Response:
+    """Send the page session cookie with ``resp``, its Max-Age renewed.
+
+    The stored session slides with each page request (``PageLinks.check_session``), so the
+    cookie is sent again on every response to a request that passed the session check:
+    a page in use keeps working past the first ``ttl_s``.
+    """
+    resp.set_cookie(
+        SESSION_COOKIE,
+        session,
+        max_age=int(links.ttl_s),
+        path=f"/{area}/{target_id}",
+        httponly=True,
+        samesite="strict",
+    )
+    return resp
 
 
 def enter_page(

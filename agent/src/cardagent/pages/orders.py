@@ -13,7 +13,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cardagent.orders import OrderNotFound, PukOrders
-from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
+from cardagent.pages.common import (
+    checked_form,
+    enter_page,
+    fail,
+    keep_session,
+    region,
+    see_other,
+)
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
@@ -44,6 +51,13 @@ def order_page(request: Request, order_id: str, t: str | None = None) -> Respons
     if isinstance(session, Response):
         return session
     assert facts is not None
+    return keep_session(
+        _order_page(request, order_id, session, facts), orders.links, AREA, order_id, session
+    )
+
+
+def _order_page(request: Request, order_id: str, session: str, facts: dict) -> Response:
+    """The consent step while the order waits for it, else the order's status."""
     if facts["order_status"] == "awaiting_confirmation":
         return page(
             "order_confirm.html",
@@ -73,12 +87,14 @@ async def order_submit(request: Request, order_id: str) -> Response:
     checked = await checked_form(request, orders.links, AREA, order_id)
     if isinstance(checked, Response):
         return checked
-    _session, form = checked
+    session, form = checked
     action = form.get("action", "")
     if action == "order":
         orders.confirm(order_id)  # idempotent: a second click finds nothing to place
+        resp = see_other(f"/orders/{order_id}")
     elif action == "cancel":
         orders.cancel(order_id)
+        resp = see_other(f"/orders/{order_id}")
     else:
-        return fail(request, "bad_form", AREA)
-    return see_other(f"/orders/{order_id}")
+        resp = fail(request, "bad_form", AREA)
+    return keep_session(resp, orders.links, AREA, order_id, session)

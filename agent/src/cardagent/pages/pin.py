@@ -12,7 +12,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cardagent.pages.common import checked_form, enter_page, fail, region, see_other
+from cardagent.pages.common import (
+    checked_form,
+    enter_page,
+    fail,
+    keep_session,
+    region,
+    see_other,
+)
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
@@ -106,8 +113,7 @@ def _form_page(
             roles=final,
         )
     fields = [
-        {"role": role, "ppad": ppad.get(role, False), "invalid": role in invalid}
-        for role in ROLES
+        {"role": role, "ppad": ppad.get(role, False), "invalid": role in invalid} for role in ROLES
     ]
     return page(
         "pin_form.html",
@@ -133,8 +139,10 @@ def pin_page(request: Request, job_id: str, t: str | None = None) -> Response:
         return session
     assert job is not None
     if job.status != JobStatus.WAITING_FOR_PIN:
-        return _status_page(request, job)
-    return _form_page(request, job, session)
+        resp = _status_page(request, job)
+    else:
+        resp = _form_page(request, job, session)
+    return keep_session(resp, manager.links, AREA, job_id, session)
 
 
 @router.post("/pin/{job_id}")
@@ -146,44 +154,52 @@ async def pin_submit(request: Request, job_id: str) -> Response:
     if isinstance(checked, Response):
         return checked
     session, form = checked
-    back = see_other(f"/pin/{job_id}")
     try:
-        job = manager.job(job_id)
-        assert job is not None
-        action = form.get("action", "")
-        if job.status != JobStatus.WAITING_FOR_PIN:
-            return back
-        if action == "confirm_final_try":
-            manager.links.confirm_final_try(job_id, session)
-            return back
-        pins = {
-            "legitimering": form.pop("pin_legitimering", None),
-            "underskrift": form.pop("pin_underskrift", None),
-        }
-        if action == "cancel":
-            ok = {r: p if valid_pin(p) else None for r, p in pins.items()}
-            manager.submit(job_id, ok, confirm_final_try=False, cancel=True)
-            ok.clear()
-            return back
-        if action != "start":
-            return fail(request, "bad_form", AREA)
-        ppad, final = _card_facts(request, job)
-        bad = tuple(r for r in ROLES if not ppad.get(r) and not valid_pin(pins[r]))
-        if bad:
-            # Refused here, before the card sees anything: no try is spent.
-            return _form_page(
-                request,
-                job,
-                session,
-                form_error="pin_format",
-                invalid=bad,
-                status=422,
-            )
-        if final and not manager.links.final_try_confirmed(job_id, session):
-            return back  # the confirmation step first (the form is not accepted before it)
-        confirmed = manager.links.take_final_try(job_id, session)
-        manager.submit(job_id, pins, confirm_final_try=confirmed)
-        pins.clear()
-        return back
+        resp = _apply(request, manager, job_id, session, form)
     finally:
         form.clear()
+    return keep_session(resp, manager.links, AREA, job_id, session)
+
+
+def _apply(
+    request: Request, manager: UpgradeManager, job_id: str, session: str, form: dict[str, str]
+) -> Response:
+    """What a checked POST of the PIN form asks for: confirm the final try, cancel, start."""
+    back = see_other(f"/pin/{job_id}")
+    job = manager.job(job_id)
+    assert job is not None
+    action = form.get("action", "")
+    if job.status != JobStatus.WAITING_FOR_PIN:
+        return back
+    if action == "confirm_final_try":
+        manager.links.confirm_final_try(job_id, session)
+        return back
+    pins = {
+        "legitimering": form.pop("pin_legitimering", None),
+        "underskrift": form.pop("pin_underskrift", None),
+    }
+    if action == "cancel":
+        ok = {r: p if valid_pin(p) else None for r, p in pins.items()}
+        manager.submit(job_id, ok, confirm_final_try=False, cancel=True)
+        ok.clear()
+        return back
+    if action != "start":
+        return fail(request, "bad_form", AREA)
+    ppad, final = _card_facts(request, job)
+    bad = tuple(r for r in ROLES if not ppad.get(r) and not valid_pin(pins[r]))
+    if bad:
+        # Refused here, before the card sees anything: no try is spent.
+        return _form_page(
+            request,
+            job,
+            session,
+            form_error="pin_format",
+            invalid=bad,
+            status=422,
+        )
+    if final and not manager.links.final_try_confirmed(job_id, session):
+        return back  # the confirmation step first (the form is not accepted before it)
+    confirmed = manager.links.take_final_try(job_id, session)
+    manager.submit(job_id, pins, confirm_final_try=confirmed)
+    pins.clear()
+    return back
