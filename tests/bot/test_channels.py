@@ -6,9 +6,10 @@ import jwt
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.channels import JwtCheck, SessionSigner, masking_handler, subject_tag
+from bot.channels import masking_handler
 from bot.domain_texts import code_notice
 from bot.doors import DoorPolicy, allowed_origins, ensure_secret_file, load_secret
+from bot.sign_in import JwtCheck, SessionSigner, subject_tag
 
 
 def run(text: str):
@@ -189,8 +190,8 @@ def test_serve_keeps_the_api_token_off_the_command_line(monkeypatch):
 def test_request_bodies_and_socketio_packets_are_capped(monkeypatch):
     from sanic import Sanic
 
-    from bot.channels import SOCKETIO_MAX_BYTES, MaskingSocketIOInput
     from bot.serve import REQUEST_MAX_BYTES, limit_request_size
+    from bot.socketio_channel import SOCKETIO_MAX_BYTES, MaskingSocketIOInput
 
     env = {}
     limit_request_size(env)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import socketio
 
-from bot.channels import conversation_id
+from bot.sign_in import conversation_id
 from tests.scale.stacks import sqlite_events, user_texts
 from tests.support.local_stack import BotServer, bot_stack
 
