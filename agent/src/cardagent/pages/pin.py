@@ -12,14 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from cardagent.pages.common import (
-    checked_form,
-    enter_page,
-    fail,
-    keep_session,
-    region,
-    see_other,
-)
+from cardagent.pages.common import checked_form, enter_page, fail, keep_session, region, see_other
 from cardagent.pages.common import valid_id as _valid_id
 from cardagent.pages.links import csrf_for
 from cardagent.pages.render import page
