@@ -71,6 +71,29 @@ def site() -> Iterator[Site]:
     s.close()
 
 
+OWN_AGENT_AUTH = {"Authorization": "Bearer own-agent-token"}
+
+
+@pytest.fixture()
+def start_own_agent(agent_env, est_server, tls_files, trust_anchors, pcscd_service, tmp_path):
+    """Starts an agent with settings of the test's own (e.g. a short page lifetime) in its own
+    data folder; the test stops it. Called with ``OWN_AGENT_AUTH``."""
+
+    def start(data_dir: str = "data", **extra: str) -> Agent:
+        return Agent(
+            agent_env(
+                CARDAGENT_TOKEN="own-agent-token",
+                CARDAGENT_DATA_DIR=str(tmp_path / data_dir),
+                CARDAGENT_EST_URL=est_server[1],
+                CARDAGENT_EST_TLS_CA=str(tls_files.ca),
+                CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
+                **extra,
+            )
+        ).start()
+
+    return start
+
+
 def tries(card_slot, ref: str) -> int:
     return card_slot.reader.applet.card["pins"][ref]["tries_left"]
 
@@ -288,9 +311,7 @@ def test_post_without_origin_or_fetch_metadata_is_refused(agent, fresh_card, car
     assert agent.get(f"/v1/jobs/{job['job_id']}").json()["error_code"] is None
 
 
-def test_link_is_one_time_and_viewing_does_not_mint(
-    agent_env, est_server, tls_files, trust_anchors, pcscd_service, fresh_card, browser, tmp_path
-) -> None:
+def test_link_is_one_time_and_viewing_does_not_mint(start_own_agent, fresh_card, browser) -> None:
     """GET /v1/jobs returns the same link however often and however late it is viewed;
     once opened in one browser the link is spent: another browser gets "already used".
 
@@ -299,23 +320,10 @@ def test_link_is_one_time_and_viewing_does_not_mint(
     link on one with the default lifetime - with 2 s browser A's session could run out
     during the steps in browser B, and the reload at the end then failed with "no session".
     """
-    auth = {"Authorization": "Bearer mint-test-token"}
-
-    def start_agent(data_dir: str, **extra: str) -> Agent:
-        return Agent(
-            agent_env(
-                CARDAGENT_TOKEN="mint-test-token",
-                CARDAGENT_DATA_DIR=str(tmp_path / data_dir),
-                CARDAGENT_EST_URL=est_server[1],
-                CARDAGENT_EST_TLS_CA=str(tls_files.ca),
-                CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
-                **extra,
-            )
-        ).start()
-
+    auth = OWN_AGENT_AUTH
     fresh_card("old")
     # --- a link that expires: viewing never mints, however late -----------------------------
-    a = start_agent("data-short-ttl", CARDAGENT_PIN_PAGE_TTL="2")
+    a = start_own_agent("data-short-ttl", CARDAGENT_PIN_PAGE_TTL="2")
     try:
         job = httpx.post(f"{a.url}/v1/upgrade", json={}, headers=auth).json()
         url = job["pin_page_url"]
@@ -338,7 +346,7 @@ def test_link_is_one_time_and_viewing_does_not_mint(
     finally:
         a.stop()
     # --- a link that is opened: spent in browser A, "already used" in browser B ---------------
-    b = start_agent("data")  # the default lifetime: browser A's session outlives the test
+    b = start_own_agent("data")  # the default lifetime: browser A's session outlives the test
     try:
         job = httpx.post(f"{b.url}/v1/upgrade", json={}, headers=auth).json()
         url = job["pin_page_url"]
@@ -373,23 +381,14 @@ def test_link_is_one_time_and_viewing_does_not_mint(
 
 
 def test_page_in_use_keeps_its_session_past_the_lifetime(
-    agent_env, est_server, tls_files, trust_anchors, pcscd_service, fresh_card, browser, tmp_path
+    start_own_agent, fresh_card, browser
 ) -> None:
     """The page session slides with use: each page request sends the cookie again with a
     fresh Max-Age, so a page kept in use outlives CARDAGENT_PIN_PAGE_TTL (3 s here), and a
     page left alone longer than it does not."""
-    auth = {"Authorization": "Bearer slide-test-token"}
+    auth = OWN_AGENT_AUTH
     fresh_card("old")
-    a = Agent(
-        agent_env(
-            CARDAGENT_TOKEN="slide-test-token",
-            CARDAGENT_DATA_DIR=str(tmp_path / "data"),
-            CARDAGENT_EST_URL=est_server[1],
-            CARDAGENT_EST_TLS_CA=str(tls_files.ca),
-            CARDAGENT_EST_TRUST_ANCHORS=str(trust_anchors),
-            CARDAGENT_PIN_PAGE_TTL="3",
-        )
-    ).start()
+    a = start_own_agent(CARDAGENT_PIN_PAGE_TTL="3")
     ctx = browser.new_context(locale="sv-SE")
     try:
         job = httpx.post(f"{a.url}/v1/upgrade", json={}, headers=auth).json()
