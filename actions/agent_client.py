@@ -27,8 +27,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import ssl
 import stat
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -61,6 +63,14 @@ class CardAgentError(Exception):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.status})"
+
+
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying TLS context, built once per process: httpx builds a
+    new one (reading the whole CA bundle, ~25 ms) for every client it creates, and
+    each card action creates one."""
+    return httpx.create_ssl_context()
 
 
 def _env(environ: Optional[Mapping[str, str]]) -> Mapping[str, str]:
@@ -162,6 +172,7 @@ class CardAgentClient:
                 base_url=self.base_url,
                 timeout=self._timeout,
                 transport=self._transport,
+                verify=_tls_context(),
                 follow_redirects=False,
             ) as client:
                 token = await self._verify_agent(client, self._token or read_token())

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import hmac
 import os
+import socket
 from pathlib import Path
 from typing import Callable, List
 
@@ -235,3 +236,22 @@ def test_the_client_reads_the_token_through_read_token(monkeypatch):
     monkeypatch.setenv("CARDAGENT_TOKEN", TOKEN)
     agent = FakeAgent()
     assert error_of(agent.client(token=None)).code == AGENT_NOT_VERIFIED
+
+
+def test_the_tls_context_is_built_once_not_on_every_call(monkeypatch):
+    # httpx builds a TLS context (reading the whole CA bundle, ~25 ms) for each client it
+    # creates unless given one; every card action creates a client, so it is built once.
+    import ssl
+
+    built: List[str] = []
+    create = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context",
+                        lambda *a, **k: built.append("context") or create(*a, **k))
+    agent_client._tls_context.cache_clear()
+    with socket.socket() as closed:  # a free port that nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = CardAgentClient(base_url=f"http://127.0.0.1:{port}", token=TOKEN)
+    for _ in range(3):
+        assert error_of(client).code == AGENT_UNREACHABLE
+    assert len(built) == 1
