@@ -14,6 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.linear_intent_classifier import LinearIntentClassifier
+from bot.components.sentence_encoder import SentenceEncoder
 
 WORDS = ["puk", "kostar", "kort", "kolla", "lunch"]
 CHARS = ["pu", "ko", "ka", "lu"]
@@ -111,3 +112,82 @@ def test_training_without_sparse_features_says_so(storage):
         LinearIntentClassifier.get_default_config(), storage, Resource("x"), context)
     with pytest.raises(ValueError, match="sparse featurizers"):
         classifier.train(TrainingData([Message(data={"text": "puk", "intent": "a"})]))
+
+
+# --- the second opinion: words + a multilingual sentence vector, asked when unsure ------
+
+
+class CountingEncoder(SentenceEncoder):
+    """The real encoder, counting the texts it is asked to embed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def embed(self, texts):
+        self.asked.extend(texts)
+        return super().embed(texts)
+
+
+def with_second_opinion(storage, resource, below: float) -> LinearIntentClassifier:
+    config = {**LinearIntentClassifier.get_default_config(), "second_opinion_below": below}
+    classifier = LinearIntentClassifier(config, storage, resource, encoder=CountingEncoder())
+    classifier.train(TrainingData([message(t, i) for t, i in TRAINING]))
+    return classifier
+
+
+def test_the_second_model_decides_only_where_the_word_model_is_unsure(storage):
+    classifier = with_second_opinion(storage, Resource("linear"), below=0.6)
+    encoder = classifier.encoder
+    encoder.asked.clear()
+    words_only = LinearIntentClassifier(
+        {**classifier.config, "second_opinion_below": 0.0}, storage, Resource("linear"),
+        classes=classifier.classes, origins=classifier.origins, idf=classifier.idf,
+        coef=classifier.coef, intercept=classifier.intercept)
+    probe = [message("vad kostar puk"), message("puk kolla"), message("hej")]
+    first = words_only.probabilities(probe)
+    unsure = [m.get("text") for m, row in zip(probe, first, strict=True) if row.max() < 0.6]
+    assert unsure and len(unsure) < len(probe)  # the probe holds both kinds
+
+    final = classifier.probabilities(probe)
+
+    assert encoder.asked == unsure
+    for m, row_first, row_final in zip(probe, first, final, strict=True):
+        if m.get("text") in unsure:
+            assert not np.allclose(row_first, row_final)
+            assert row_final.sum() == pytest.approx(1.0)
+        else:
+            assert np.allclose(row_first, row_final)
+
+
+def test_the_second_model_is_stored_and_loads_without_pickle(storage):
+    resource = Resource("linear")
+    classifier = with_second_opinion(storage, resource, below=1.01)  # always asked
+    loaded = LinearIntentClassifier.load(
+        classifier.config, storage, resource, ExecutionContext(GraphSchema({}), node_name="x"))
+    probe = [message("kolla kortet"), message("lunch"), message("puk")]
+    assert loaded.second_coef is not None
+    assert np.allclose(classifier.probabilities(probe), loaded.probabilities(probe))
+
+
+def test_without_the_second_opinion_no_sentence_vector_is_made(storage):
+    encoder = CountingEncoder()
+    classifier = LinearIntentClassifier(LinearIntentClassifier.get_default_config(), storage,
+                                        Resource("linear"), encoder=encoder)
+    classifier.train(TrainingData([message(t, i) for t, i in TRAINING]))
+    classifier.process([message("hej"), message("puk kolla")])
+    assert classifier.second_coef is None
+    assert encoder.asked == []
+
+
+def test_sentence_vectors_carry_meaning_the_words_do_not_share():
+    encoder = SentenceEncoder()
+    lost, letter, lunch = encoder.embed([
+        "Jag har tappat bort koderna till mitt kort",
+        "Brevet med pinkoden har försvunnit",
+        "Vad blir det för lunch i personalrestaurangen idag",
+    ])
+    assert np.linalg.norm(lost) == pytest.approx(1.0, abs=1e-3)
+    assert float(lost @ letter) > float(lost @ lunch) + 0.03
+    assert np.allclose(encoder.embed_training(["puk", "kort"]), encoder.embed(["puk", "kort"]),
+                       atol=1e-6)
