@@ -193,6 +193,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # --- training -----------------------------------------------------------------------
 
+    def _regression(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.config["C"],
+            class_weight="balanced" if self.config["balanced"] else None,
+            max_iter=self.config["max_iter"],
+        )
+
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if not examples:
@@ -206,11 +213,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             TfidfTransformer(sublinear_tf=self.config["sublinear_tf"]).fit(block).idf_
             for block in blocks
         ])
-        clf = LogisticRegression(
-            C=self.config["C"],
-            class_weight="balanced" if self.config["balanced"] else None,
-            max_iter=self.config["max_iter"],
-        )
+        clf = self._regression()
         weighted, intents = self._weighted(blocks), [e.get(INTENT) for e in examples]
         clf.fit(weighted, intents)
         self.classes = np.asarray(clf.classes_, dtype=str)
@@ -219,11 +222,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._coef_t = np.ascontiguousarray(self.coef.T)
         if self.asks_second_opinion:
             vectors = self.encoder.embed_training([e.get(TEXT) for e in examples])
-            second = LogisticRegression(
-                C=self.config["C"],
-                class_weight="balanced" if self.config["balanced"] else None,
-                max_iter=self.config["max_iter"],
-            ).fit(self._with_vectors(weighted, vectors), intents)
+            second = self._regression().fit(self._with_vectors(weighted, vectors), intents)
             if list(second.classes_) != list(clf.classes_):
                 raise ValueError("the two models learnt different intents")
             self.second_coef = second.coef_
@@ -258,15 +257,18 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         try:
             with model_storage.read_from(resource) as model_dir:
                 with np.load(model_dir / MODEL_FILE, allow_pickle=False) as stored:
-                    return cls(config, model_storage, resource, classes=stored["classes"],
-                               origins=[str(o) for o in stored["origins"]],
-                               idf=stored["idf"], coef=stored["coef"],
-                               intercept=stored["intercept"],
-                               second_coef=stored.get("second_coef"),
-                               second_intercept=stored.get("second_intercept"))
+                    classifier = cls(
+                        config, model_storage, resource, classes=stored["classes"],
+                        origins=[str(o) for o in stored["origins"]],
+                        idf=stored["idf"], coef=stored["coef"], intercept=stored["intercept"],
+                        second_coef=stored.get("second_coef"),
+                        second_intercept=stored.get("second_intercept"))
         except (ValueError, FileNotFoundError):
             logger.debug("LinearIntentClassifier has no trained model; it predicts nothing.")
             return cls(config, model_storage, resource)
+        if classifier.asks_second_opinion and classifier.second_coef is not None:
+            classifier.encoder  # noqa: B018 - load the engine now, not at the first unsure message
+        return classifier
 
     # --- prediction ---------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.linear_intent_classifier import LinearIntentClassifier
-from bot.components.sentence_encoder import SentenceEncoder
+from bot.components.sentence_encoder import MAX_CHARS, SentenceEncoder, clipped
 
 WORDS = ["puk", "kostar", "kort", "kolla", "lunch"]
 CHARS = ["pu", "ko", "ka", "lu"]
@@ -191,3 +191,14 @@ def test_sentence_vectors_carry_meaning_the_words_do_not_share():
     assert float(lost @ letter) > float(lost @ lunch) + 0.03
     assert np.allclose(encoder.embed_training(["puk", "kort"]), encoder.embed(["puk", "kort"]),
                        atol=1e-6)
+
+
+def test_a_long_message_is_embedded_as_its_beginning_and_end():
+    question = "Vem hjälper mig att beställa en ny PUK-kod?"
+    chatty = "Hej! " + "Jag har hållit på hela förmiddagen med det nya certet. " * 40 + question
+    short = clipped(chatty)
+    assert len(chatty) > MAX_CHARS and len(short) <= MAX_CHARS + 3
+    assert short.startswith("Hej! Jag har hållit på") and short.endswith(question)
+    assert clipped(question) == question
+    encoder = SentenceEncoder()
+    assert np.allclose(encoder.embed([chatty]), encoder.embed([short]), atol=1e-6)
