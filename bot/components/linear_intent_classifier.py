@@ -47,7 +47,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
-from bot.components.sentence_encoder import SentenceEncoder
+from bot.components.sentence_encoder import SentenceEncoder, encoder_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if self._encoder is None:
             self._encoder = SentenceEncoder(self.config["encoder_threads"])
         return self._encoder
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Rasa's training cache sees the config, not the encoder: a new engine or a new
+        way of preparing texts must not reuse a second model learnt on other vectors."""
+        if not config.get("second_opinion_below"):
+            return None
+        return encoder_fingerprint()
 
     @classmethod
     def create(

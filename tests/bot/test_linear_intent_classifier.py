@@ -3,6 +3,10 @@ featurizers: messages carry hand-made sparse sentence features from two 'featuri
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse
@@ -14,8 +18,15 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.components.linear_intent_classifier import LinearIntentClassifier
-from bot.components.sentence_encoder import MAX_CHARS, SentenceEncoder, clipped
+from bot.components.sentence_encoder import (
+    MAX_CHARS,
+    MAX_TOKENS,
+    SentenceEncoder,
+    cleaned,
+    clipped,
+)
 
+REPO = Path(__file__).resolve().parents[2]
 WORDS = ["puk", "kostar", "kort", "kolla", "lunch"]
 CHARS = ["pu", "ko", "ka", "lu"]
 
@@ -196,9 +207,38 @@ def test_sentence_vectors_carry_meaning_the_words_do_not_share():
 def test_a_long_message_is_embedded_as_its_beginning_and_end():
     question = "Vem hjälper mig att beställa en ny PUK-kod?"
     chatty = "Hej! " + "Jag har hållit på hela förmiddagen med det nya certet. " * 40 + question
-    short = clipped(chatty)
+    short = SentenceEncoder().prepared(chatty)
     assert len(chatty) > MAX_CHARS and len(short) <= MAX_CHARS + 3
     assert short.startswith("Hej! Jag har hållit på") and short.endswith(question)
     assert clipped(question) == question
+
+
+def test_a_long_message_of_many_tokens_is_cut_to_the_token_budget():
     encoder = SentenceEncoder()
-    assert np.allclose(encoder.embed([chatty]), encoder.embed([short]), atol=1e-6)
+    for text in ("1234567890 " * 180, "漢字" * 1000):
+        prepared = encoder.prepared(text)
+        assert encoder._engine.token_count(prepared, True) <= MAX_TOKENS
+
+
+def test_nul_surrogates_and_control_characters_become_spaces():
+    encoder = SentenceEncoder()
+    assert cleaned("vad\x00 kostar\npuk") == "vad  kostar puk"
+    assert "\ud83d" not in cleaned("hej \ud83d")
+    with_nul, plain = encoder.embed(["\x00vad kostar puk", " vad kostar puk"])
+    assert np.allclose(with_nul, plain, atol=1e-6)  # not cut at the NUL by ctypes
+    assert encoder.embed(["hej \ud83d"]).shape == (1, 384)  # a lone surrogate from JSON
+
+
+def test_characters_that_expand_do_not_overrun_the_engine():
+    # U+FDFA expands to 18 code points; 240 of them overran the engine's buffer and
+    # aborted the process (malloc(): corrupted top size), so the check runs in a child.
+    child = subprocess.run(
+        [sys.executable, "-c",
+         "from bot.components.sentence_encoder import SentenceEncoder\n"
+         "e = SentenceEncoder()\n"
+         "for t in ('\ufdfa' * 240, '\ufdfa' * 2000, '\u33af' * 500):\n"
+         "    assert e.embed([t]).shape == (1, 384)\n"
+         "print('ok')"],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-500:]
+    assert child.stdout.strip() == "ok"
