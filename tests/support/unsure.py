@@ -13,7 +13,9 @@ from tests.support.local_stack import BotServer
 UNSURE_CANDIDATES = ["kod", "certifikat kort", "puk", "hjälp med kortet", "kortet",
                      "koder kort", "uppgradering", "nytt kort", "certifikat", "SITHS",
                      "kort och koder", "certifikat kod", "kort hjälp koder",
-                     "en fråga om koderna", "koder och certifikat"]
+                     "en fråga om koderna", "koder och certifikat",
+                     # round 23: the sentence vector made the ones above surer
+                     "kortet koder hjälp", "koder uppgradering"]
 
 
 def find_unsure(bot: BotServer, min_questions: int = 0) -> str:
